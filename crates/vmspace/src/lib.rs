@@ -1,0 +1,35 @@
+//! vmspace: Linux's process address space as a library.
+//!
+//! The crate models what `mm_struct` holds on Linux 6.18 (x86-64, 4 KiB pages, 4-level
+//! paging): the VMAs, the page tables and the frames behind them, and the system calls
+//! that change them (`mmap`, `munmap`, `mremap`, `mprotect`, `mlock`, `madvise`, `brk`,
+//! ...), with results that agree with the live kernel call for call.
+//!
+//! It is `no_std` + `alloc`, has no unsafe code and makes no host system calls.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod addr;
+pub mod config;
+pub mod errno;
+pub mod error;
+pub mod flags;
+pub mod maps;
+pub mod op;
+pub mod seed;
+
+pub use config::{Config, Overcommit, Rlimit, Rlimits, ThpMode};
+pub use errno::Errno;
+pub use error::{SysError, SysResult};
+pub use flags::{
+    Advice, MapFlags, MemfdFlags, MlockAllFlags, MlockFlags, MremapFlags, ProtFlags, Resource,
+    VmFlags,
+};
+pub use maps::MapsLine;
+pub use op::{Backend, BackendError, Counters, Fault, FaultCode, Op, Outcome, PageState, Signal};
+pub use seed::{Seed, SeedVma};
