@@ -15,13 +15,24 @@ extern crate alloc;
 extern crate std;
 
 pub mod addr;
+mod area;
 pub mod config;
 pub mod errno;
 pub mod error;
+mod fault;
 pub mod flags;
+pub mod frame;
+mod invariants;
+mod layout;
 pub mod maps;
+mod mm;
+pub mod object;
 pub mod op;
+mod pagetable;
 pub mod seed;
+mod syscall;
+mod view;
+pub mod vma;
 
 pub use config::{Config, Overcommit, Rlimit, Rlimits, ThpMode};
 pub use errno::Errno;
@@ -30,6 +41,10 @@ pub use flags::{
     Advice, MapFlags, MemfdFlags, MlockAllFlags, MlockFlags, MremapFlags, ProtFlags, Resource,
     VmFlags,
 };
+pub use frame::{FrameId, FrameStore, MemStore};
+pub use layout::SeedError;
 pub use maps::MapsLine;
+pub use mm::Mm;
 pub use op::{Backend, BackendError, Counters, Fault, FaultCode, Op, Outcome, PageState, Signal};
 pub use seed::{Seed, SeedVma};
+pub use vma::{AnonId, Backing, ObjId, Vma};

@@ -50,7 +50,7 @@ impl MapsLine {
         let err = |what: &'static str| MapsParseError { what };
         let b = line.as_bytes();
         let mut pos = 0;
-        let mut field =
+        let field =
             |pos: &mut usize, stop: u8, what: &'static str| -> Result<&str, MapsParseError> {
                 let start = *pos;
                 while *pos < b.len() && b[*pos] != stop {

@@ -28,6 +28,8 @@ pub struct Seed {
     pub start_brk: u64,
     /// `mm->brk` (the current break, unaligned).
     pub brk: u64,
+    /// `mm->start_stack` (0: take the top page of the `[stack]` VMA).
+    pub start_stack: u64,
     /// File descriptors open in the process (new ones get the lowest free number).
     pub open_fds: Vec<u32>,
     /// `VmLck` in pages at the time of the snapshot.

@@ -1,0 +1,228 @@
+//! Address selection: `get_unmapped_area` and the top-down gap search.
+
+use crate::Mm;
+use crate::addr::{PAGE_SIZE, PMD_SIZE, is_page_aligned, page_align_wrapping};
+use crate::error::{SysResult, bail};
+use crate::flags::VmFlags;
+
+/// What kind of object a new mapping is of, for choosing the allocator.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AreaKind {
+    /// Private anonymous memory: eligible for THP alignment.
+    PrivateAnon,
+    /// Shared anonymous memory, a memfd (shmem's allocator), or a foreign file.
+    File,
+}
+
+/// A request for `vm_unmapped_area`.
+#[derive(Copy, Clone, Debug)]
+struct Info {
+    length: u64,
+    low_limit: u64,
+    high_limit: u64,
+    align_mask: u64,
+    align_offset: u64,
+}
+
+impl Mm {
+    /// `__get_unmapped_area`: pick (or, with `fixed`, validate) the address of a new
+    /// mapping of `len` bytes (page-aligned, non-zero).
+    ///
+    /// # Linux
+    /// Mirrors `__get_unmapped_area`, `arch_get_unmapped_area_topdown` (x86),
+    /// `thp_get_unmapped_area_vmflags` and `security_mmap_addr` of 6.18.
+    pub(crate) fn get_unmapped_area(
+        &self,
+        kind: AreaKind,
+        addr: u64,
+        len: u64,
+        fixed: bool,
+        vm_flags: VmFlags,
+    ) -> SysResult<u64> {
+        let task_size = self.cfg.task_size;
+        if len > task_size {
+            bail!(ENOMEM, "__get_unmapped_area: len > TASK_SIZE");
+        }
+        let thp = kind == AreaKind::PrivateAnon && addr == 0 && !fixed && len % PMD_SIZE == 0;
+        let mut res = None;
+        if thp {
+            res = self.thp_get_unmapped_area(len, vm_flags);
+        }
+        let addr = match res {
+            Some(a) => a,
+            None => self.arch_get_unmapped_area_topdown(addr, len, fixed)?,
+        };
+        if addr > task_size - len {
+            bail!(ENOMEM, "__get_unmapped_area: area ends above TASK_SIZE");
+        }
+        if !is_page_aligned(addr) {
+            bail!(EINVAL, "__get_unmapped_area: address not page-aligned");
+        }
+        if addr < self.cfg.mmap_min_addr && !self.cfg.privileged {
+            bail!(
+                EPERM,
+                "cap_mmap_addr: below vm.mmap_min_addr without CAP_SYS_RAWIO"
+            );
+        }
+        Ok(addr)
+    }
+
+    /// `__thp_get_unmapped_area` for anonymous memory: search for `len + 2 MiB` and
+    /// place the mapping at the highest 2 MiB-aligned address in the found gap.
+    fn thp_get_unmapped_area(&self, len: u64, _vm_flags: VmFlags) -> Option<u64> {
+        let len_pad = len.checked_add(PMD_SIZE)?;
+        let ret = self
+            .arch_get_unmapped_area_topdown(0, len_pad, false)
+            .ok()?;
+        let off_sub = 0u64.wrapping_sub(ret) & (PMD_SIZE - 1);
+        if off_sub == 0 {
+            Some(ret + PMD_SIZE)
+        } else {
+            Some(ret + off_sub)
+        }
+    }
+
+    /// `arch_get_unmapped_area_topdown` (x86-64, 4-level paging).
+    fn arch_get_unmapped_area_topdown(&self, addr: u64, len: u64, fixed: bool) -> SysResult<u64> {
+        let task_size = self.cfg.task_size;
+        if len > task_size - self.cfg.search_min_addr {
+            bail!(
+                ENOMEM,
+                "arch_get_unmapped_area_topdown: len too big for the address space"
+            );
+        }
+        if fixed {
+            return Ok(addr);
+        }
+        if addr != 0 {
+            let hint = addr & !(PAGE_SIZE - 1);
+            if self.hint_usable(hint, len) {
+                return Ok(hint);
+            }
+        }
+        let info = Info {
+            length: len,
+            low_limit: PAGE_SIZE,
+            high_limit: self.cfg.mmap_base,
+            align_mask: 0,
+            align_offset: 0,
+        };
+        if let Some(a) = self.unmapped_area_topdown(&info) {
+            return Ok(a);
+        }
+        // Fall back to the legacy bottom-up search (`arch_get_unmapped_area`).
+        let legacy_base = page_align_wrapping(task_size / 3);
+        if addr != 0 {
+            let hint = addr & !(PAGE_SIZE - 1);
+            if self.hint_usable(hint, len) {
+                return Ok(hint);
+            }
+        }
+        let info = Info {
+            length: len,
+            low_limit: legacy_base,
+            high_limit: task_size,
+            align_mask: 0,
+            align_offset: 0,
+        };
+        match self.unmapped_area_bottomup(&info) {
+            Some(a) => Ok(a),
+            None => bail!(ENOMEM, "vm_unmapped_area: no gap large enough"),
+        }
+    }
+
+    /// `mmap_address_hint_valid` plus the free-range test of the hint path.
+    fn hint_usable(&self, hint: u64, len: u64) -> bool {
+        let task_size = self.cfg.task_size;
+        if task_size - len < hint {
+            return false;
+        }
+        let window = 1u64 << 47;
+        if (hint > window - PAGE_SIZE) != (hint + len > window - PAGE_SIZE) {
+            return false;
+        }
+        match self.find_vma(hint) {
+            None => true,
+            Some(v) => hint + len <= v.start_gap(self.cfg.stack_guard_gap),
+        }
+    }
+
+    /// The highest free range inside `[low, high)` that can hold `length` bytes,
+    /// returned as (start, end) clipped to `[low, high)`.
+    fn highest_gap(&self, low: u64, high: u64, length: u64) -> Option<(u64, u64)> {
+        if high <= low || high - low < length {
+            return None;
+        }
+        let mut gap_end = high;
+        for (_, v) in self.vmas.range(..high).rev() {
+            let gs = v.end.max(low);
+            if gap_end > gs && gap_end - gs >= length {
+                return Some((gs, gap_end));
+            }
+            gap_end = gap_end.min(v.start);
+            if gap_end <= low || gap_end - low < length {
+                return None;
+            }
+        }
+        (gap_end - low >= length).then_some((low, gap_end))
+    }
+
+    /// `unmapped_area_topdown`.
+    fn unmapped_area_topdown(&self, info: &Info) -> Option<u64> {
+        let length = info.length.checked_add(info.align_mask)?;
+        let low_limit = info.low_limit.max(self.cfg.search_min_addr);
+        let mut high_limit = info.high_limit;
+        loop {
+            let (_, gap_end) = self.highest_gap(low_limit, high_limit, length)?;
+            let mut gap = gap_end - info.length;
+            gap -= gap.wrapping_sub(info.align_offset) & info.align_mask;
+            // The VMA just above the free range that contains the gap.
+            if let Some(next) = self.vma_from(gap_end) {
+                if next.vm_flags.contains(VmFlags::GROWSDOWN) {
+                    let sg = next.start_gap(self.cfg.stack_guard_gap);
+                    if sg < gap_end {
+                        high_limit = sg;
+                        continue;
+                    }
+                }
+            }
+            return Some(gap);
+        }
+    }
+
+    /// `unmapped_area` (bottom-up).
+    fn unmapped_area_bottomup(&self, info: &Info) -> Option<u64> {
+        let length = info.length.checked_add(info.align_mask)?;
+        let mut low_limit = info.low_limit.max(self.cfg.search_min_addr);
+        let high_limit = info.high_limit;
+        'retry: loop {
+            // Lowest free range in [low_limit, high_limit) of at least `length`.
+            let mut gs = low_limit;
+            if let Some(v) = self.vma_at(gs) {
+                gs = v.end;
+            }
+            loop {
+                let next = self.vma_from(gs);
+                let ge = next.map_or(high_limit, |n| n.start.min(high_limit));
+                if ge > gs && ge - gs >= length {
+                    let mut gap = gs;
+                    gap += info.align_offset.wrapping_sub(gap) & info.align_mask;
+                    if let Some(n) = next {
+                        if n.vm_flags.contains(VmFlags::GROWSDOWN)
+                            && n.start_gap(self.cfg.stack_guard_gap) < gap + length - 1
+                        {
+                            low_limit = n.end;
+                            continue 'retry;
+                        }
+                    }
+                    return Some(gap);
+                }
+                let n = next?;
+                if n.end >= high_limit {
+                    return None;
+                }
+                gs = n.end;
+            }
+        }
+    }
+}

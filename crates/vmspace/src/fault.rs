@@ -1,0 +1,287 @@
+//! Page faults, memory access and population.
+
+use alloc::vec::Vec;
+
+use crate::Mm;
+use crate::addr::{PAGE_SIZE, page_align_down};
+use crate::flags::VmFlags;
+use crate::frame::{FrameId, FrameKind, ZERO_FRAME};
+use crate::op::{Fault, FaultCode, Signal};
+use crate::vma::Backing;
+
+/// Kind of access.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    Read,
+    Write,
+}
+
+/// Why a fault could not be resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FaultErr {
+    /// A signal the process would receive.
+    Signal(Fault),
+    /// The frame budget is exhausted (the kernel would invoke the OOM killer).
+    Oom,
+    /// The page belongs to a mapping whose contents the model does not know.
+    Unknown(&'static str),
+}
+
+impl Mm {
+    fn segv(addr: u64, code: FaultCode) -> FaultErr {
+        FaultErr::Signal(Fault {
+            signal: Signal::Segv,
+            code,
+            addr,
+        })
+    }
+
+    /// Resolve a fault of `access` at byte `addr` the way the CPU + `handle_mm_fault`
+    /// would: returns the frame now mapped at the page.
+    ///
+    /// # Linux
+    /// `do_user_addr_fault` (x86 `access_error`: any of r/w/x permits a read), stack
+    /// expansion (`expand_downwards`), `do_anonymous_page` (zero page on read),
+    /// `do_wp_page` (copy-on-write), `shmem_fault`, `do_cow_fault`.
+    pub(crate) fn handle_fault(&mut self, addr: u64, access: Access) -> Result<FrameId, FaultErr> {
+        let va = page_align_down(addr);
+        let key = match self.vma_at(va) {
+            Some(v) => v.start,
+            None => self
+                .expand_stack_for(va)
+                .ok_or_else(|| Self::segv(addr, FaultCode::MapErr))?,
+        };
+        let vma = self.vma(key).clone();
+        let permitted = match access {
+            Access::Read => vma.is_accessible(),
+            Access::Write => vma.vm_flags.contains(VmFlags::WRITE),
+        };
+        if !permitted {
+            return Err(Self::segv(addr, FaultCode::AccErr));
+        }
+        if let Some(fr) = self.pt.get(va) {
+            if access == Access::Read || vma.is_shareable() {
+                return Ok(fr);
+            }
+            // Private write: reuse an exclusive anonymous page, else copy.
+            if self.frames.kind(fr) == FrameKind::Anon && self.frames.refs(fr) == 1 {
+                return Ok(fr);
+            }
+            self.anon_vma_prepare(key);
+            let new = self
+                .frames
+                .alloc(FrameKind::Anon, self.cfg.frame_budget)
+                .ok_or(FaultErr::Oom)?;
+            self.frames.copy(new, fr);
+            self.pt.set(va, new);
+            self.frames.put(fr);
+            return Ok(new);
+        }
+        match vma.backing {
+            Backing::Anon => {
+                if access == Access::Read {
+                    self.pt.set(va, ZERO_FRAME);
+                    return Ok(ZERO_FRAME);
+                }
+                self.anon_vma_prepare(key);
+                let new = self
+                    .frames
+                    .alloc(FrameKind::Anon, self.cfg.frame_budget)
+                    .ok_or(FaultErr::Oom)?;
+                self.pt.set(va, new);
+                Ok(new)
+            }
+            Backing::Object(id) => {
+                let index = vma.pgoff_at(va);
+                let size = self.objects[&id].size;
+                if index >= size.div_ceil(PAGE_SIZE) {
+                    return Err(FaultErr::Signal(Fault {
+                        signal: Signal::Bus,
+                        code: FaultCode::AdrErr,
+                        addr,
+                    }));
+                }
+                let cache = self.cache_page(id, index)?;
+                if vma.is_shareable() || access == Access::Read {
+                    self.frames.get(cache);
+                    self.pt.set(va, cache);
+                    return Ok(cache);
+                }
+                self.anon_vma_prepare(key);
+                let new = self
+                    .frames
+                    .alloc(FrameKind::Anon, self.cfg.frame_budget)
+                    .ok_or(FaultErr::Oom)?;
+                self.frames.copy(new, cache);
+                self.pt.set(va, new);
+                Ok(new)
+            }
+            Backing::Foreign(_) => Err(FaultErr::Unknown(
+                "the contents of mappings the model did not create are not modelled",
+            )),
+        }
+    }
+
+    /// The page-cache frame of `index` in object `id`, allocating a zero page.
+    pub(crate) fn cache_page(
+        &mut self,
+        id: crate::vma::ObjId,
+        index: u64,
+    ) -> Result<FrameId, FaultErr> {
+        if let Some(&f) = self.objects[&id].pages.get(&index) {
+            return Ok(f);
+        }
+        let f = self
+            .frames
+            .alloc(FrameKind::Cache(id, index), self.cfg.frame_budget)
+            .ok_or(FaultErr::Oom)?;
+        self.objects
+            .get_mut(&id)
+            .expect("live object")
+            .pages
+            .insert(index, f);
+        Ok(f)
+    }
+
+    /// `expand_stack`: an access below a grows-down VMA extends it. Returns the VMA's
+    /// (new) start key, or `None` if the access is a plain SIGSEGV.
+    fn expand_stack_for(&mut self, va: u64) -> Option<u64> {
+        let next = self.find_vma(va)?.clone();
+        if !next.vm_flags.contains(VmFlags::GROWSDOWN) {
+            return None;
+        }
+        if va < self.cfg.mmap_min_addr {
+            return None;
+        }
+        if let Some(prev) = self.vma_before(next.start) {
+            if !prev.vm_flags.contains(VmFlags::GROWSDOWN)
+                && prev.is_accessible()
+                && va - prev.end < self.cfg.stack_guard_gap
+            {
+                return None;
+            }
+        }
+        let grow = (next.start - va) / PAGE_SIZE;
+        if grow > next.pgoff {
+            return None;
+        }
+        let size = next.end - va;
+        // acct_stack_growth
+        if !self.may_expand_vm(next.vm_flags, grow)
+            || size > self.cfg.rlimits.stack.cur
+            || !self.mlock_future_ok(next.vm_flags, grow)
+        {
+            return None;
+        }
+        if next.vm_flags.contains(VmFlags::ACCOUNT) && !self.vm_acct(grow) {
+            return None;
+        }
+        self.anon_vma_prepare(next.start);
+        if next.vm_flags.contains(VmFlags::LOCKED) {
+            self.locked_vm += grow;
+        }
+        Some(self.update_vma(next.start, |v| {
+            v.start = va;
+            v.pgoff -= grow;
+        }))
+    }
+
+    /// Read `len` bytes at `addr` as the process would.
+    pub(crate) fn access_read(&mut self, addr: u64, len: u64) -> Result<Vec<u8>, FaultErr> {
+        let mut out = Vec::new();
+        let end = addr
+            .checked_add(len)
+            .ok_or_else(|| Self::segv(addr, FaultCode::MapErr))?;
+        let mut a = addr;
+        while a < end {
+            let f = self.handle_fault(a, Access::Read)?;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = ((PAGE_SIZE - a % PAGE_SIZE).min(end - a)) as usize;
+            let start = out.len();
+            out.resize(start + n, 0);
+            self.frames.read(f, off, &mut out[start..]);
+            a += n as u64;
+        }
+        Ok(out)
+    }
+
+    /// Write bytes at `addr` as the process would (`data(i)` gives byte i).
+    pub(crate) fn access_write(
+        &mut self,
+        addr: u64,
+        len: u64,
+        data: impl Fn(u64) -> u8,
+    ) -> Result<(), FaultErr> {
+        let end = addr
+            .checked_add(len)
+            .ok_or_else(|| Self::segv(addr, FaultCode::MapErr))?;
+        let mut a = addr;
+        let mut buf = Vec::new();
+        while a < end {
+            let f = self.handle_fault(a, Access::Write)?;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE - a % PAGE_SIZE).min(end - a);
+            buf.clear();
+            buf.extend((0..n).map(|i| data(a - addr + i)));
+            self.frames.write(f, off, &buf);
+            a += n;
+        }
+        Ok(())
+    }
+
+    /// `populate_vma_page_range` over `[start, end)` (one VMA's range): fault every
+    /// page in, writing for private writable VMAs. Stops at the first failure.
+    pub(crate) fn populate_range(&mut self, start: u64, end: u64) -> Result<(), FaultErr> {
+        let Some(vma) = self.vma_at(start).cloned() else {
+            return Err(Self::segv(start, FaultCode::MapErr));
+        };
+        if vma.vm_flags.contains(VmFlags::LOCKONFAULT) {
+            return Ok(());
+        }
+        if vma.vm_flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+            return Ok(());
+        }
+        if !vma.is_accessible() {
+            return Err(Self::segv(start, FaultCode::AccErr));
+        }
+        let write = vma.vm_flags & (VmFlags::WRITE | VmFlags::SHARED) == VmFlags::WRITE;
+        let mut va = start;
+        while va < end.min(vma.end) {
+            // FOLL_FORCE: a read-only private mapping is populated with reads.
+            let access = if write { Access::Write } else { Access::Read };
+            if self.pt.get(va).is_none() || write {
+                self.handle_fault(va, access)?;
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// `__mm_populate` over `[start, end)`: every VMA in the range, in order.
+    /// With `ignore_errors`, failures of one VMA do not stop the rest.
+    pub(crate) fn mm_populate(
+        &mut self,
+        start: u64,
+        end: u64,
+        ignore_errors: bool,
+    ) -> Result<(), FaultErr> {
+        let mut nstart = start;
+        while nstart < end {
+            let Some(v) = self.find_vma(nstart).cloned() else {
+                break;
+            };
+            if v.start >= end {
+                break;
+            }
+            let s = nstart.max(v.start);
+            let e = end.min(v.end);
+            if let Err(e2) = self.populate_range(s, e) {
+                if !ignore_errors {
+                    return Err(e2);
+                }
+            }
+            nstart = e;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,447 @@
+//! The page table: a 4-level radix tree (PGD, PUD, PMD, PTE; 512 entries a level).
+//!
+//! Tables exist only where something is mapped; emptied tables are freed. A move of a
+//! range whose source and destination are both aligned to a whole PMD (2 MiB) or PUD
+//! (1 GiB) transfers the table as one pointer, as Linux's `move_page_tables()` does;
+//! only ragged edges move entry by entry.
+
+use alloc::boxed::Box;
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PUD_SIZE};
+use crate::frame::FrameId;
+
+const N: usize = 512;
+
+/// Index of `va` in a table whose entries each cover `1 << shift` bytes.
+fn idx(va: u64, shift: u32) -> usize {
+    ((va >> shift) & (N as u64 - 1)) as usize
+}
+
+/// A PTE table: frame numbers, 0 for none.
+#[derive(Debug)]
+struct Leaf {
+    e: Box<[FrameId; N]>,
+    used: u16,
+}
+
+impl Leaf {
+    fn new() -> Self {
+        Self {
+            e: Box::new([0; N]),
+            used: 0,
+        }
+    }
+}
+
+/// An upper-level table.
+#[derive(Debug)]
+struct Dir<C> {
+    e: Box<[Option<Box<C>>; N]>,
+    used: u16,
+}
+
+impl<C> Dir<C> {
+    fn new() -> Self {
+        Self {
+            e: Box::new([const { None }; N]),
+            used: 0,
+        }
+    }
+    fn take(&mut self, i: usize) -> Option<Box<C>> {
+        let c = self.e[i].take();
+        if c.is_some() {
+            self.used -= 1;
+        }
+        c
+    }
+    fn put(&mut self, i: usize, c: Box<C>) {
+        debug_assert!(self.e[i].is_none());
+        self.used += 1;
+        self.e[i] = Some(c);
+    }
+    fn child_or_new(&mut self, i: usize, new: impl FnOnce() -> C) -> &mut C {
+        if self.e[i].is_none() {
+            self.put(i, Box::new(new()));
+        }
+        self.e[i]
+            .as_mut()
+            .map(|b| &mut **b)
+            .unwrap_or_else(|| unreachable!())
+    }
+}
+
+type Pmd = Dir<Leaf>;
+type Pud = Dir<Pmd>;
+type Pgd = Dir<Pud>;
+
+const PGD_SHIFT: u32 = 39;
+const PUD_SHIFT: u32 = 30;
+const PMD_SHIFT: u32 = 21;
+
+/// The page table of one address space.
+#[derive(Debug)]
+pub(crate) struct PageTable {
+    root: Pgd,
+    present: u64,
+    tables: u64,
+    /// Entries and table pointers touched by moves (for tests and benchmarks).
+    pub(crate) move_visits: u64,
+}
+
+/// Iterate the half-open range `[start, end)` in steps that stop at multiples of `step`.
+fn chunks(start: u64, end: u64, step: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut s = start;
+    core::iter::from_fn(move || {
+        if s >= end {
+            return None;
+        }
+        let next = (s | (step - 1)).saturating_add(1).min(end);
+        let r = (s, next);
+        s = next;
+        Some(r)
+    })
+}
+
+impl PageTable {
+    pub(crate) fn new() -> Self {
+        Self {
+            root: Pgd::new(),
+            present: 0,
+            tables: 0,
+            move_visits: 0,
+        }
+    }
+
+    /// Number of present entries.
+    pub(crate) fn present(&self) -> u64 {
+        self.present
+    }
+
+    /// Number of tables below the root (PUD, PMD and PTE tables).
+    pub(crate) fn tables(&self) -> u64 {
+        self.tables
+    }
+
+    fn leaf(&self, va: u64) -> Option<&Leaf> {
+        let pud = self.root.e[idx(va, PGD_SHIFT)].as_deref()?;
+        let pmd = pud.e[idx(va, PUD_SHIFT)].as_deref()?;
+        pmd.e[idx(va, PMD_SHIFT)].as_deref()
+    }
+
+    /// The frame mapped at `va`, if any.
+    pub(crate) fn get(&self, va: u64) -> Option<FrameId> {
+        let f = self.leaf(va)?.e[idx(va, PAGE_SHIFT)];
+        (f != 0).then_some(f)
+    }
+
+    /// Map `frame` at `va`; returns the frame that was there.
+    pub(crate) fn set(&mut self, va: u64, frame: FrameId) -> Option<FrameId> {
+        debug_assert!(frame != 0);
+        let tables = &mut self.tables;
+        let pud = self.root.child_or_new(idx(va, PGD_SHIFT), || {
+            *tables += 1;
+            Pud::new()
+        });
+        let pmd = pud.child_or_new(idx(va, PUD_SHIFT), || {
+            *tables += 1;
+            Pmd::new()
+        });
+        let leaf = pmd.child_or_new(idx(va, PMD_SHIFT), || {
+            *tables += 1;
+            Leaf::new()
+        });
+        let slot = &mut leaf.e[idx(va, PAGE_SHIFT)];
+        let old = *slot;
+        *slot = frame;
+        if old == 0 {
+            leaf.used += 1;
+            self.present += 1;
+            None
+        } else {
+            Some(old)
+        }
+    }
+
+    /// Call `f(va, frame)` for every present entry in `[start, end)`, in address order.
+    pub(crate) fn for_each(&self, start: u64, end: u64, mut f: impl FnMut(u64, FrameId)) {
+        for (s1, e1) in chunks(start, end, 1 << PGD_SHIFT) {
+            let Some(pud) = self.root.e[idx(s1, PGD_SHIFT)].as_deref() else {
+                continue;
+            };
+            for (s2, e2) in chunks(s1, e1, PUD_SIZE) {
+                let Some(pmd) = pud.e[idx(s2, PUD_SHIFT)].as_deref() else {
+                    continue;
+                };
+                for (s3, e3) in chunks(s2, e2, PMD_SIZE) {
+                    let Some(leaf) = pmd.e[idx(s3, PMD_SHIFT)].as_deref() else {
+                        continue;
+                    };
+                    if leaf.used == 0 {
+                        continue;
+                    }
+                    let mut va = s3;
+                    while va < e3 {
+                        let fr = leaf.e[idx(va, PAGE_SHIFT)];
+                        if fr != 0 {
+                            f(va, fr);
+                        }
+                        va += PAGE_SIZE;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Remove every entry in `[start, end)`, calling `f(va, frame)` for each removed
+    /// one, and free tables that become empty.
+    pub(crate) fn clear(&mut self, start: u64, end: u64, mut f: impl FnMut(u64, FrameId)) {
+        for (s1, e1) in chunks(start, end, 1 << PGD_SHIFT) {
+            let i1 = idx(s1, PGD_SHIFT);
+            let Some(pud) = self.root.e[i1].as_deref_mut() else {
+                continue;
+            };
+            for (s2, e2) in chunks(s1, e1, PUD_SIZE) {
+                let i2 = idx(s2, PUD_SHIFT);
+                let Some(pmd) = pud.e[i2].as_deref_mut() else {
+                    continue;
+                };
+                for (s3, e3) in chunks(s2, e2, PMD_SIZE) {
+                    let i3 = idx(s3, PMD_SHIFT);
+                    let Some(leaf) = pmd.e[i3].as_deref_mut() else {
+                        continue;
+                    };
+                    let mut va = s3;
+                    while va < e3 && leaf.used > 0 {
+                        let slot = &mut leaf.e[idx(va, PAGE_SHIFT)];
+                        if *slot != 0 {
+                            f(va, *slot);
+                            *slot = 0;
+                            leaf.used -= 1;
+                            self.present -= 1;
+                        }
+                        va += PAGE_SIZE;
+                    }
+                    if leaf.used == 0 {
+                        pmd.take(i3);
+                        self.tables -= 1;
+                    }
+                }
+                if pmd.used == 0 {
+                    pud.take(i2);
+                    self.tables -= 1;
+                }
+            }
+            if pud.used == 0 {
+                self.root.take(i1);
+                self.tables -= 1;
+            }
+        }
+    }
+
+    /// Number of present entries inside a PMD table subtree (for accounting after a
+    /// pointer move).
+    fn leaf_present(leaf: &Leaf) -> u64 {
+        u64::from(leaf.used)
+    }
+
+    fn pmd_present(pmd: &Pmd) -> u64 {
+        pmd.e.iter().flatten().map(|l| Self::leaf_present(l)).sum()
+    }
+
+    /// Move every entry of `[src, src + len)` to the same offset from `dst`. The
+    /// destination range must hold no entries. Whole aligned PUD and PMD tables move
+    /// as one pointer each; the rest entry by entry (`move_page_tables`).
+    pub(crate) fn move_range(&mut self, src: u64, dst: u64, len: u64) {
+        let mut off = 0;
+        while off < len {
+            let (s, d, rem) = (src + off, dst + off, len - off);
+            if s % PUD_SIZE == 0 && d % PUD_SIZE == 0 && rem >= PUD_SIZE {
+                self.move_visits += 1;
+                if let Some(pmd) = self.take_pud_entry(s) {
+                    self.put_pud_entry(d, pmd);
+                }
+                off += PUD_SIZE;
+            } else if s % PMD_SIZE == 0 && d % PMD_SIZE == 0 && rem >= PMD_SIZE {
+                self.move_visits += 1;
+                if let Some(leaf) = self.take_pmd_entry(s) {
+                    self.put_pmd_entry(d, leaf);
+                }
+                off += PMD_SIZE;
+            } else {
+                // Entry by entry up to the next PMD boundary of either side.
+                let to_s = PMD_SIZE - s % PMD_SIZE;
+                let to_d = PMD_SIZE - d % PMD_SIZE;
+                let step = to_s.min(to_d).min(rem);
+                let mut moved = alloc::vec::Vec::new();
+                let mut visits = 0;
+                // Only the source table's present entries are visited.
+                if let Some(leaf) = self.leaf(s) {
+                    if leaf.used > 0 {
+                        let mut va = s;
+                        while va < s + step {
+                            visits += 1;
+                            let fr = leaf.e[idx(va, PAGE_SHIFT)];
+                            if fr != 0 {
+                                moved.push((va - s, fr));
+                            }
+                            va += PAGE_SIZE;
+                        }
+                    }
+                }
+                self.move_visits += visits;
+                if !moved.is_empty() {
+                    self.clear(s, s + step, |_, _| {});
+                    for (o, fr) in moved {
+                        self.set(d + o, fr);
+                    }
+                }
+                off += step;
+            }
+        }
+    }
+
+    fn take_pud_entry(&mut self, va: u64) -> Option<Box<Pmd>> {
+        let i1 = idx(va, PGD_SHIFT);
+        let pud = self.root.e[i1].as_deref_mut()?;
+        let pmd = pud.take(idx(va, PUD_SHIFT))?;
+        if pud.used == 0 {
+            self.root.take(i1);
+            self.tables -= 1;
+        }
+        self.present -= Self::pmd_present(&pmd);
+        Some(pmd)
+    }
+
+    fn put_pud_entry(&mut self, va: u64, pmd: Box<Pmd>) {
+        let tables = &mut self.tables;
+        let pud = self.root.child_or_new(idx(va, PGD_SHIFT), || {
+            *tables += 1;
+            Pud::new()
+        });
+        let i2 = idx(va, PUD_SHIFT);
+        if let Some(old) = pud.take(i2) {
+            // An empty table left at the destination.
+            debug_assert_eq!(Self::pmd_present(&old), 0);
+            *tables -= 1 + old.e.iter().flatten().count() as u64;
+        }
+        self.present += Self::pmd_present(&pmd);
+        pud.put(i2, pmd);
+    }
+
+    fn take_pmd_entry(&mut self, va: u64) -> Option<Box<Leaf>> {
+        let i1 = idx(va, PGD_SHIFT);
+        let i2 = idx(va, PUD_SHIFT);
+        let pud = self.root.e[i1].as_deref_mut()?;
+        let pmd = pud.e[i2].as_deref_mut()?;
+        let leaf = pmd.take(idx(va, PMD_SHIFT))?;
+        if pmd.used == 0 {
+            pud.take(i2);
+            self.tables -= 1;
+            if pud.used == 0 {
+                self.root.take(i1);
+                self.tables -= 1;
+            }
+        }
+        self.present -= Self::leaf_present(&leaf);
+        Some(leaf)
+    }
+
+    fn put_pmd_entry(&mut self, va: u64, leaf: Box<Leaf>) {
+        let tables = &mut self.tables;
+        let pud = self.root.child_or_new(idx(va, PGD_SHIFT), || {
+            *tables += 1;
+            Pud::new()
+        });
+        let pmd = pud.child_or_new(idx(va, PUD_SHIFT), || {
+            *tables += 1;
+            Pmd::new()
+        });
+        let i3 = idx(va, PMD_SHIFT);
+        if let Some(old) = pmd.take(i3) {
+            debug_assert_eq!(old.used, 0);
+            *tables -= 1;
+        }
+        self.present += Self::leaf_present(&leaf);
+        pmd.put(i3, leaf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn collect(pt: &PageTable, s: u64, e: u64) -> Vec<(u64, FrameId)> {
+        let mut v = Vec::new();
+        pt.for_each(s, e, |va, f| v.push((va, f)));
+        v
+    }
+
+    #[test]
+    fn set_get_clear_and_free_tables() {
+        let mut pt = PageTable::new();
+        assert_eq!(pt.set(0x7fff_0000_1000, 5), None);
+        assert_eq!(pt.set(0x7fff_0000_1000, 6), Some(5));
+        assert_eq!(pt.get(0x7fff_0000_1000), Some(6));
+        assert_eq!(pt.get(0x7fff_0000_2000), None);
+        assert_eq!(pt.tables(), 3);
+        let mut seen = Vec::new();
+        pt.clear(0, 1 << 47, |va, f| seen.push((va, f)));
+        assert_eq!(seen, [(0x7fff_0000_1000, 6)]);
+        assert_eq!((pt.present(), pt.tables()), (0, 0));
+    }
+
+    #[test]
+    fn a_touched_page_in_a_huge_sparse_range_costs_three_tables() {
+        let mut pt = PageTable::new();
+        pt.set(0x1000_0000_0000 + (1 << 39) - 4096, 9);
+        assert_eq!(pt.tables(), 3);
+        assert_eq!(
+            collect(&pt, 0x1000_0000_0000, 0x1000_0000_0000 + (1 << 40)).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn aligned_64mib_move_visits_32_pointers() {
+        let mut pt = PageTable::new();
+        let (src, dst, len) = (0x4000_0000u64, 0x8000_0000u64 + 0x20_0000, 64u64 << 20);
+        let mut next = 2;
+        for va in (src..src + len).step_by(4096) {
+            pt.set(va, next);
+            next += 1;
+        }
+        pt.move_range(src, dst, len);
+        assert_eq!(pt.move_visits, 32);
+        assert_eq!(pt.present(), 16384);
+        assert_eq!(pt.get(dst), Some(2));
+        assert_eq!(pt.get(dst + len - 4096), Some(16385));
+        assert_eq!(pt.get(src), None);
+        assert!(collect(&pt, src, src + len).is_empty());
+    }
+
+    #[test]
+    fn unaligned_move_goes_entry_by_entry_and_keeps_frames() {
+        let mut pt = PageTable::new();
+        let (src, dst, len) = (0x4000_0000u64, 0x8000_1000u64, 4u64 << 20);
+        for (i, va) in (src..src + len).step_by(4096).enumerate() {
+            pt.set(va, 2 + i as u32);
+        }
+        pt.move_range(src, dst, len);
+        assert_eq!(pt.move_visits, 1024);
+        assert_eq!(pt.present(), 1024);
+        for i in 0..1024u64 {
+            assert_eq!(pt.get(dst + i * 4096), Some(2 + i as u32));
+        }
+    }
+
+    #[test]
+    fn pud_move() {
+        let mut pt = PageTable::new();
+        pt.set(0x40_0000_0000 + 0x1234_5000, 7);
+        pt.move_range(0x40_0000_0000, 0x80_0000_0000, 1 << 30);
+        assert_eq!(pt.move_visits, 1);
+        assert_eq!(pt.get(0x80_0000_0000 + 0x1234_5000), Some(7));
+        assert_eq!(pt.present(), 1);
+    }
+}

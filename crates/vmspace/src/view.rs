@@ -1,0 +1,107 @@
+//! What `/proc/pid/maps`, `/proc/pid/pagemap` and `/proc/pid/status` would show.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use crate::Mm;
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::maps::MapsLine;
+use crate::op::{Counters, PageState};
+use crate::vma::{Backing, Vma};
+
+impl Mm {
+    /// The maps line of one VMA.
+    ///
+    /// # Linux
+    /// `show_map_vma` and `get_vma_name`: file name first, then `[heap]` for the VMA
+    /// overlapping `[start_brk, brk)`, then `[stack]` for the VMA containing
+    /// `start_stack`.
+    pub fn maps_line(&self, v: &Vma) -> MapsLine {
+        let (offset, dev_major, dev_minor, inode, name) = match v.backing {
+            Backing::Anon => {
+                let name = if v.start < self.brk && v.end > self.start_brk {
+                    Some(String::from("[heap]"))
+                } else if v.start <= self.start_stack
+                    && v.end >= self.start_stack
+                    && self.start_stack != 0
+                {
+                    Some(String::from("[stack]"))
+                } else {
+                    None
+                };
+                (0, 0, 0, 0, name)
+            }
+            Backing::Object(id) => {
+                let o = &self.objects[&id];
+                (v.pgoff << PAGE_SHIFT, 0, 1, o.inode, Some(o.maps_name()))
+            }
+            Backing::Foreign(id) => {
+                let f = &self.foreign[id.0 as usize];
+                let off = if f.special { 0 } else { v.pgoff << PAGE_SHIFT };
+                (off, f.dev_major, f.dev_minor, f.inode, Some(f.name.clone()))
+            }
+        };
+        MapsLine {
+            start: v.start,
+            end: v.end,
+            read: v.vm_flags.contains(crate::VmFlags::READ),
+            write: v.vm_flags.contains(crate::VmFlags::WRITE),
+            exec: v.vm_flags.contains(crate::VmFlags::EXEC),
+            shared: v.vm_flags.contains(crate::VmFlags::MAYSHARE),
+            offset,
+            dev_major,
+            dev_minor,
+            inode,
+            name,
+        }
+    }
+
+    /// The whole `/proc/pid/maps` text.
+    pub fn maps_text(&self) -> String {
+        let mut s = String::new();
+        for v in self.vmas.values() {
+            let _ = writeln!(s, "{}", self.maps_line(v));
+        }
+        if let Some(g) = &self.gate {
+            let _ = writeln!(s, "{g}");
+        }
+        s
+    }
+
+    /// `/proc/pid/smaps`-style `VmFlags` of the VMA containing `addr`.
+    pub fn vm_flags_at(&self, addr: u64) -> Option<crate::VmFlags> {
+        self.vma_at(addr).map(|v| v.vm_flags)
+    }
+
+    /// Page-table state of `npages` pages from `start`.
+    pub fn page_states(&self, start: u64, npages: u64) -> Vec<PageState> {
+        let mut out = alloc::vec![PageState::Absent; npages as usize];
+        let end = start.saturating_add(npages.saturating_mul(PAGE_SIZE));
+        self.pt.for_each(start, end, |va, f| {
+            out[((va - start) / PAGE_SIZE) as usize] = PageState::Present(u64::from(f));
+        });
+        out
+    }
+
+    /// `VmSize`, `VmLck`, `VmData` and the VMA count.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            vm_size_kb: self.total_vm * 4,
+            vm_lck_kb: self.locked_vm * 4,
+            vm_data_kb: self.data_vm * 4,
+            map_count: self.map_count(),
+        }
+    }
+
+    /// Resident pages (present entries that are not the zero page).
+    pub fn rss_pages(&self) -> u64 {
+        let mut n = 0;
+        self.pt.for_each(0, self.cfg.task_size, |_, f| {
+            if f != crate::frame::ZERO_FRAME {
+                n += 1;
+            }
+        });
+        n
+    }
+}
