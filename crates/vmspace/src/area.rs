@@ -3,7 +3,7 @@
 use crate::Mm;
 use crate::addr::{PAGE_SIZE, PMD_SIZE, is_page_aligned, page_align_wrapping};
 use crate::error::{SysResult, bail};
-use crate::flags::VmFlags;
+use crate::flags::{MapFlags, VmFlags};
 
 /// What kind of object a new mapping is of, for choosing the allocator.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -25,32 +25,34 @@ struct Info {
 }
 
 impl Mm {
-    /// `__get_unmapped_area`: pick (or, with `fixed`, validate) the address of a new
-    /// mapping of `len` bytes (page-aligned, non-zero).
+    /// `__get_unmapped_area`: pick (or, with `MAP_FIXED`, validate) the address of a
+    /// new mapping of `len` bytes (page-aligned, non-zero). Only `MAP_FIXED`,
+    /// `MAP_32BIT` and `MAP_ABOVE4G` of `flags` matter.
     ///
     /// # Linux
-    /// Mirrors `__get_unmapped_area`, `arch_get_unmapped_area_topdown` (x86),
-    /// `thp_get_unmapped_area_vmflags` and `security_mmap_addr` of 6.18.
+    /// Mirrors `__get_unmapped_area`, `arch_get_unmapped_area_topdown` and
+    /// `arch_get_unmapped_area` (x86-64), `thp_get_unmapped_area_vmflags` and
+    /// `security_mmap_addr` of 6.18.
     pub(crate) fn get_unmapped_area(
         &self,
         kind: AreaKind,
         addr: u64,
         len: u64,
-        fixed: bool,
-        vm_flags: VmFlags,
+        flags: MapFlags,
     ) -> SysResult<u64> {
         let task_size = self.cfg.task_size;
         if len > task_size {
             bail!(ENOMEM, "__get_unmapped_area: len > TASK_SIZE");
         }
-        let thp = kind == AreaKind::PrivateAnon && addr == 0 && !fixed && len % PMD_SIZE == 0;
+        // A MAP_FIXED request at 0 also takes the THP path, as in the kernel.
+        let thp = kind == AreaKind::PrivateAnon && addr == 0 && len % PMD_SIZE == 0;
         let mut res = None;
         if thp {
-            res = self.thp_get_unmapped_area(len, vm_flags);
+            res = self.thp_get_unmapped_area(len, flags);
         }
         let addr = match res {
             Some(a) => a,
-            None => self.arch_get_unmapped_area_topdown(addr, len, fixed)?,
+            None => self.arch_get_unmapped_area_topdown(addr, len, flags)?,
         };
         if addr > task_size - len {
             bail!(ENOMEM, "__get_unmapped_area: area ends above TASK_SIZE");
@@ -69,11 +71,14 @@ impl Mm {
 
     /// `__thp_get_unmapped_area` for anonymous memory: search for `len + 2 MiB` and
     /// place the mapping at the highest 2 MiB-aligned address in the found gap.
-    fn thp_get_unmapped_area(&self, len: u64, _vm_flags: VmFlags) -> Option<u64> {
+    fn thp_get_unmapped_area(&self, len: u64, flags: MapFlags) -> Option<u64> {
         let len_pad = len.checked_add(PMD_SIZE)?;
         let ret = self
-            .arch_get_unmapped_area_topdown(0, len_pad, false)
+            .arch_get_unmapped_area_topdown(0, len_pad, flags)
             .ok()?;
+        if flags.contains(MapFlags::FIXED) && ret == 0 {
+            return Some(0);
+        }
         let off_sub = 0u64.wrapping_sub(ret) & (PMD_SIZE - 1);
         if off_sub == 0 {
             Some(ret + PMD_SIZE)
@@ -83,7 +88,12 @@ impl Mm {
     }
 
     /// `arch_get_unmapped_area_topdown` (x86-64, 4-level paging).
-    fn arch_get_unmapped_area_topdown(&self, addr: u64, len: u64, fixed: bool) -> SysResult<u64> {
+    fn arch_get_unmapped_area_topdown(
+        &self,
+        addr: u64,
+        len: u64,
+        flags: MapFlags,
+    ) -> SysResult<u64> {
         let task_size = self.cfg.task_size;
         if len > task_size - self.cfg.search_min_addr {
             bail!(
@@ -91,37 +101,67 @@ impl Mm {
                 "arch_get_unmapped_area_topdown: len too big for the address space"
             );
         }
-        if fixed {
+        if flags.contains(MapFlags::FIXED) {
             return Ok(addr);
         }
-        if addr != 0 {
-            let hint = addr & !(PAGE_SIZE - 1);
-            if self.hint_usable(hint, len) {
-                return Ok(hint);
+        if !flags.contains(MapFlags::BIT32) {
+            if addr != 0 {
+                let hint = addr & !(PAGE_SIZE - 1);
+                if self.hint_usable(hint, len) {
+                    return Ok(hint);
+                }
+            }
+            let info = Info {
+                length: len,
+                low_limit: if flags.contains(MapFlags::ABOVE4G) {
+                    1 << 32
+                } else {
+                    PAGE_SIZE
+                },
+                high_limit: self.cfg.mmap_base,
+                align_mask: 0,
+                align_offset: 0,
+            };
+            if let Some(a) = self.unmapped_area_topdown(&info) {
+                return Ok(a);
             }
         }
-        let info = Info {
-            length: len,
-            low_limit: PAGE_SIZE,
-            high_limit: self.cfg.mmap_base,
-            align_mask: 0,
-            align_offset: 0,
+        self.arch_get_unmapped_area(addr, len, flags)
+    }
+
+    /// `arch_get_unmapped_area` (x86-64): the bottom-up search, used for `MAP_32BIT`
+    /// and when the top-down search fails.
+    fn arch_get_unmapped_area(&self, addr: u64, len: u64, flags: MapFlags) -> SysResult<u64> {
+        let (begin, end) = if flags.contains(MapFlags::BIT32) {
+            (0x4000_0000, 0x8000_0000)
+        } else {
+            (
+                page_align_wrapping(self.cfg.task_size / 3),
+                self.cfg.task_size,
+            )
         };
-        if let Some(a) = self.unmapped_area_topdown(&info) {
-            return Ok(a);
+        if len > end {
+            bail!(
+                ENOMEM,
+                "arch_get_unmapped_area: len larger than the search window"
+            );
         }
-        // Fall back to the legacy bottom-up search (`arch_get_unmapped_area`).
-        let legacy_base = page_align_wrapping(task_size / 3);
         if addr != 0 {
-            let hint = addr & !(PAGE_SIZE - 1);
-            if self.hint_usable(hint, len) {
+            let hint = page_align_wrapping(addr);
+            let fits = match self.find_vma(hint) {
+                None => true,
+                Some(v) => hint
+                    .checked_add(len)
+                    .is_some_and(|e| e <= v.start_gap(self.cfg.stack_guard_gap)),
+            };
+            if end - len >= hint && fits {
                 return Ok(hint);
             }
         }
         let info = Info {
             length: len,
-            low_limit: legacy_base,
-            high_limit: task_size,
+            low_limit: begin,
+            high_limit: end,
             align_mask: 0,
             align_offset: 0,
         };
@@ -135,10 +175,6 @@ impl Mm {
     fn hint_usable(&self, hint: u64, len: u64) -> bool {
         let task_size = self.cfg.task_size;
         if task_size - len < hint {
-            return false;
-        }
-        let window = 1u64 << 47;
-        if (hint > window - PAGE_SIZE) != (hint + len > window - PAGE_SIZE) {
             return false;
         }
         match self.find_vma(hint) {
@@ -190,13 +226,12 @@ impl Mm {
         }
     }
 
-    /// `unmapped_area` (bottom-up).
+    /// `unmapped_area` (bottom-up): the lowest gap in `[low, high)`.
     fn unmapped_area_bottomup(&self, info: &Info) -> Option<u64> {
         let length = info.length.checked_add(info.align_mask)?;
         let mut low_limit = info.low_limit.max(self.cfg.search_min_addr);
         let high_limit = info.high_limit;
         'retry: loop {
-            // Lowest free range in [low_limit, high_limit) of at least `length`.
             let mut gs = low_limit;
             if let Some(v) = self.vma_at(gs) {
                 gs = v.end;

@@ -245,6 +245,8 @@ pub enum FaultCode {
     AccErr,
     /// `BUS_ADRERR`: beyond the end of the backing object.
     AdrErr,
+    /// `SI_KERNEL` (128): a non-canonical address (#GP); `si_addr` is 0.
+    SiKernel,
 }
 
 /// A memory access that did not complete.
@@ -262,6 +264,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (sig, code) = match (self.signal, self.code) {
             (Signal::Segv, FaultCode::MapErr) => ("SIGSEGV", "SEGV_MAPERR"),
+            (Signal::Segv, FaultCode::SiKernel) => ("SIGSEGV", "SI_KERNEL"),
             (Signal::Segv, _) => ("SIGSEGV", "SEGV_ACCERR"),
             (Signal::Bus, _) => ("SIGBUS", "BUS_ADRERR"),
         };

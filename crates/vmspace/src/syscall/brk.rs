@@ -3,7 +3,7 @@
 use crate::Mm;
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, page_align_wrapping, pages};
 use crate::area::AreaKind;
-use crate::flags::VmFlags;
+use crate::flags::{MapFlags, VmFlags};
 use crate::vma::{Backing, Vma};
 
 impl Mm {
@@ -61,7 +61,7 @@ impl Mm {
         }
         // check_brk_limits
         let len = newbrk.wrapping_sub(oldbrk);
-        self.get_unmapped_area(AreaKind::PrivateAnon, oldbrk, len, true, VmFlags::empty())
+        self.get_unmapped_area(AreaKind::PrivateAnon, oldbrk, len, MapFlags::FIXED)
             .ok()?;
         if !self.mlock_future_ok(self.def_flags, pages(len)) {
             return None;

@@ -80,10 +80,19 @@ impl Mm {
                 );
             }
         } else if mflags.contains(MapFlags::HUGETLB) {
-            bail!(
-                ENOMEM,
-                "hugetlb_file_setup: no huge pages are reserved (the model has no huge page pool)"
-            );
+            // Huge page sizes this machine has: the default (2 MiB), 2 MiB and 1 GiB.
+            if !matches!((flags >> 26) & 0x3f, 0 | 21 | 30) {
+                bail!(EINVAL, "ksys_mmap_pgoff: no hstate for the MAP_HUGE_* size");
+            }
+            if len == 0 {
+                bail!(EINVAL, "do_mmap: len is 0");
+            }
+            if mflags.contains(MapFlags::NORESERVE) {
+                return Err(crate::syscall::unsupported(
+                    "mmap: hugetlb mappings are not modelled",
+                ));
+            }
+            bail!(ENOMEM, "hugetlb_reserve_pages: no huge pages are reserved");
         }
         self.do_mmap(file, addr, len, prot, mflags, &mut pgoff)
     }
@@ -143,7 +152,7 @@ impl Mm {
             MapFile::None if map_type & 1 == 0 => AreaKind::PrivateAnon,
             _ => AreaKind::File,
         };
-        let addr = self.get_unmapped_area(kind, addr, len, fixed, vm_flags)?;
+        let addr = self.get_unmapped_area(kind, addr, len, flags)?;
         if flags.contains(MapFlags::FIXED_NOREPLACE) && self.intersects(addr, addr + len) {
             bail!(EEXIST, "do_mmap: MAP_FIXED_NOREPLACE range is occupied");
         }
@@ -210,7 +219,10 @@ impl Mm {
                         if flags.contains(MapFlags::GROWSDOWN) {
                             bail!(EINVAL, "do_mmap: MAP_DROPPABLE with MAP_GROWSDOWN");
                         }
-                        vm_flags |= VmFlags::DROPPABLE | VmFlags::WIPEONFORK | VmFlags::DONTDUMP;
+                        vm_flags |= VmFlags::DROPPABLE
+                            | VmFlags::NORESERVE
+                            | VmFlags::WIPEONFORK
+                            | VmFlags::DONTDUMP;
                     }
                     *pgoff = addr >> PAGE_SHIFT;
                     Backing::Anon
@@ -304,6 +316,14 @@ impl Mm {
             }
         }
         let backing = if shared_anon {
+            // shmem_zero_setup charges the whole object (after the old mappings are
+            // gone: a failure here leaves a hole).
+            if !vm_flags.contains(VmFlags::NORESERVE) && !self.vm_enough_memory(pglen) {
+                bail!(
+                    ENOMEM,
+                    "shmem_zero_setup: commit limit for the shmem object"
+                );
+            }
             let id = ObjId(self.next_obj);
             self.next_obj += 1;
             let inode = self.next_inode;

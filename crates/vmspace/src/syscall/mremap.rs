@@ -10,7 +10,7 @@ use crate::Mm;
 use crate::addr::{PAGE_SHIFT, is_page_aligned, page_align_wrapping, pages};
 use crate::area::AreaKind;
 use crate::error::{SysResult, bail};
-use crate::flags::{MremapFlags, VmFlags};
+use crate::flags::{MapFlags, MremapFlags, VmFlags};
 use crate::vma::{Backing, Vma};
 
 /// What kind of resize a call is (`vrm_remap_type`).
@@ -312,11 +312,10 @@ impl Mm {
             return false;
         }
         self.get_unmapped_area(
-            AreaKind::File,
+            AreaKind::PrivateAnon,
             vma.start,
             end - vma.start,
-            true,
-            vma.vm_flags,
+            MapFlags::FIXED,
         )
         .is_ok()
     }
@@ -365,8 +364,16 @@ impl Mm {
         } else {
             AreaKind::File
         };
-        vrm.new_addr =
-            self.get_unmapped_area(kind, hint, vrm.new_len, vrm.fixed(), vma.vm_flags)?;
+        vrm.new_addr = self.get_unmapped_area(
+            kind,
+            hint,
+            vrm.new_len,
+            if vrm.fixed() {
+                MapFlags::FIXED
+            } else {
+                MapFlags::empty()
+            },
+        )?;
         Ok(())
     }
 
