@@ -45,7 +45,7 @@ impl Mm {
             bail!(ENOMEM, "__get_unmapped_area: len > TASK_SIZE");
         }
         // A MAP_FIXED request at 0 also takes the THP path, as in the kernel.
-        let thp = kind == AreaKind::PrivateAnon && addr == 0 && len % PMD_SIZE == 0;
+        let thp = kind == AreaKind::PrivateAnon && addr == 0 && len.is_multiple_of(PMD_SIZE);
         let mut res = None;
         if thp {
             res = self.thp_get_unmapped_area(len, flags);
@@ -213,13 +213,13 @@ impl Mm {
             let mut gap = gap_end - info.length;
             gap -= gap.wrapping_sub(info.align_offset) & info.align_mask;
             // The VMA just above the free range that contains the gap.
-            if let Some(next) = self.vma_from(gap_end) {
-                if next.vm_flags.contains(VmFlags::GROWSDOWN) {
-                    let sg = next.start_gap(self.cfg.stack_guard_gap);
-                    if sg < gap_end {
-                        high_limit = sg;
-                        continue;
-                    }
+            if let Some(next) = self.vma_from(gap_end)
+                && next.vm_flags.contains(VmFlags::GROWSDOWN)
+            {
+                let sg = next.start_gap(self.cfg.stack_guard_gap);
+                if sg < gap_end {
+                    high_limit = sg;
+                    continue;
                 }
             }
             return Some(gap);
@@ -242,13 +242,12 @@ impl Mm {
                 if ge > gs && ge - gs >= length {
                     let mut gap = gs;
                     gap += info.align_offset.wrapping_sub(gap) & info.align_mask;
-                    if let Some(n) = next {
-                        if n.vm_flags.contains(VmFlags::GROWSDOWN)
-                            && n.start_gap(self.cfg.stack_guard_gap) < gap + length - 1
-                        {
-                            low_limit = n.end;
-                            continue 'retry;
-                        }
+                    if let Some(n) = next
+                        && n.vm_flags.contains(VmFlags::GROWSDOWN)
+                        && n.start_gap(self.cfg.stack_guard_gap) < gap + length - 1
+                    {
+                        low_limit = n.end;
+                        continue 'retry;
                     }
                     return Some(gap);
                 }

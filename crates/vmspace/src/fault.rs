@@ -44,6 +44,14 @@ impl Mm {
     /// expansion (`expand_downwards`), `do_anonymous_page` (zero page on read),
     /// `do_wp_page` (copy-on-write), `shmem_fault`, `do_cow_fault`.
     pub(crate) fn handle_fault(&mut self, addr: u64, access: Access) -> Result<FrameId, FaultErr> {
+        if (1u64 << 47..0xffff_8000_0000_0000).contains(&addr) {
+            // A non-canonical address raises #GP: SIGSEGV with SI_KERNEL and address 0.
+            return Err(FaultErr::Signal(Fault {
+                signal: Signal::Segv,
+                code: FaultCode::SiKernel,
+                addr: 0,
+            }));
+        }
         let va = page_align_down(addr);
         let key = match self.vma_at(va) {
             Some(v) => v.start,
@@ -101,6 +109,12 @@ impl Mm {
                         addr,
                     }));
                 }
+                if access == Access::Read {
+                    self.fault_around(&vma, id, va, size);
+                    if let Some(fr) = self.pt.get(va) {
+                        return Ok(fr);
+                    }
+                }
                 let cache = self.cache_page(id, index)?;
                 if vma.is_shareable() || access == Access::Read {
                     self.frames.get(cache);
@@ -153,13 +167,12 @@ impl Mm {
         if va < self.cfg.mmap_min_addr {
             return None;
         }
-        if let Some(prev) = self.vma_before(next.start) {
-            if !prev.vm_flags.contains(VmFlags::GROWSDOWN)
-                && prev.is_accessible()
-                && va - prev.end < self.cfg.stack_guard_gap
-            {
-                return None;
-            }
+        if let Some(prev) = self.vma_before(next.start)
+            && !prev.vm_flags.contains(VmFlags::GROWSDOWN)
+            && prev.is_accessible()
+            && va - prev.end < self.cfg.stack_guard_gap
+        {
+            return None;
         }
         let grow = (next.start - va) / PAGE_SIZE;
         if grow > next.pgoff {
@@ -275,13 +288,38 @@ impl Mm {
             }
             let s = nstart.max(v.start);
             let e = end.min(v.end);
-            if let Err(e2) = self.populate_range(s, e) {
-                if !ignore_errors {
-                    return Err(e2);
-                }
+            if let Err(e2) = self.populate_range(s, e)
+                && !ignore_errors
+            {
+                return Err(e2);
             }
             nstart = e;
         }
         Ok(())
+    }
+
+    /// `do_fault_around`: a read fault on a file or shmem VMA also maps the pages of
+    /// the surrounding 16-page window that are already in the page cache.
+    fn fault_around(&mut self, vma: &crate::vma::Vma, id: crate::vma::ObjId, va: u64, size: u64) {
+        const WINDOW: u64 = 16 * PAGE_SIZE;
+        let pmd_start = crate::addr::align_down(va, crate::addr::PMD_SIZE);
+        let pmd_end = pmd_start + crate::addr::PMD_SIZE;
+        let from = crate::addr::align_down(va, WINDOW)
+            .max(vma.start)
+            .max(pmd_start);
+        let to = (from + WINDOW).min(pmd_end).min(vma.end);
+        let file_pages = size.div_ceil(PAGE_SIZE);
+        let mut a = from;
+        while a < to {
+            let index = vma.pgoff_at(a);
+            if index < file_pages
+                && self.pt.get(a).is_none()
+                && let Some(&f) = self.objects[&id].pages.get(&index)
+            {
+                self.frames.get(f);
+                self.pt.set(a, f);
+            }
+            a += PAGE_SIZE;
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::addr::{PAGE_SIZE, pages};
 use crate::config::Config;
 use crate::error::{SysResult, bail};
 use crate::flags::VmFlags;
-use crate::frame::{FrameKind, FrameStore, Frames, MemStore};
+use crate::frame::{FrameStore, Frames, MemStore};
 use crate::maps::MapsLine;
 use crate::object::Object;
 use crate::pagetable::PageTable;
@@ -175,10 +175,10 @@ impl Mm {
 
     /// `find_vma`: the first VMA that ends above `addr`.
     pub(crate) fn find_vma(&self, addr: u64) -> Option<&Vma> {
-        if let Some((_, v)) = self.vmas.range(..=addr).next_back() {
-            if v.end > addr {
-                return Some(v);
-            }
+        if let Some((_, v)) = self.vmas.range(..=addr).next_back()
+            && v.end > addr
+        {
+            return Some(v);
         }
         self.vmas
             .range(addr.saturating_add(1)..)
@@ -306,13 +306,13 @@ impl Mm {
 
     /// The `may_split` hook: special mappings refuse to be split.
     pub(crate) fn may_split(&self, key: u64) -> SysResult<()> {
-        if let Backing::Foreign(ForeignId(i)) = self.vma(key).backing {
-            if self.foreign[i as usize].special {
-                bail!(
-                    EINVAL,
-                    "special_mapping_split: special mappings cannot be split"
-                );
-            }
+        if let Backing::Foreign(ForeignId(i)) = self.vma(key).backing
+            && self.foreign[i as usize].special
+        {
+            bail!(
+                EINVAL,
+                "special_mapping_split: special mappings cannot be split"
+            );
         }
         Ok(())
     }
@@ -594,10 +594,10 @@ impl Mm {
             self.split_vma_nocheck(first.start, start)?;
         }
         let keys = self.keys_in(start, end);
-        if let Some(&last) = keys.last() {
-            if self.vma(last).end > end {
-                self.split_vma_nocheck(last, end)?;
-            }
+        if let Some(&last) = keys.last()
+            && self.vma(last).end > end
+        {
+            self.split_vma_nocheck(last, end)?;
         }
         for k in self.keys_in(start, end) {
             self.unmap_whole_vma(k);
@@ -649,7 +649,8 @@ impl Mm {
     /// `__vm_enough_memory` without charging.
     pub(crate) fn vm_enough_memory(&self, npages: u64) -> bool {
         let oc = &self.cfg.overcommit;
-        let ok = match oc.mode {
+
+        match oc.mode {
             1 => true,
             2 => {
                 let mut allowed = if oc.kbytes != 0 {
@@ -664,8 +665,7 @@ impl Mm {
                     <= allowed
             }
             _ => npages <= oc.total_ram_pages + oc.total_swap_pages,
-        };
-        ok
+        }
     }
 
     /// `vm_unacct_memory`.
@@ -704,8 +704,13 @@ impl Mm {
         n
     }
 
-    /// Frame kind helper for views.
-    pub(crate) fn frame_kind(&self, f: crate::frame::FrameId) -> FrameKind {
-        self.frames.kind(f)
+    /// Whether the VMA has a `vm_file` (special mappings and private anonymous
+    /// memory have none).
+    pub(crate) fn has_vm_file(&self, v: &Vma) -> bool {
+        match v.backing {
+            Backing::Anon => false,
+            Backing::Object(_) => true,
+            Backing::Foreign(id) => !self.foreign[id.0 as usize].special,
+        }
     }
 }

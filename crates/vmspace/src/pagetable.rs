@@ -63,10 +63,7 @@ impl<C> Dir<C> {
         if self.e[i].is_none() {
             self.put(i, Box::new(new()));
         }
-        self.e[i]
-            .as_mut()
-            .map(|b| &mut **b)
-            .unwrap_or_else(|| unreachable!())
+        self.e[i].as_deref_mut().unwrap_or_else(|| unreachable!())
     }
 }
 
@@ -275,17 +272,17 @@ impl PageTable {
                 let mut moved = alloc::vec::Vec::new();
                 let mut visits = 0;
                 // Only the source table's present entries are visited.
-                if let Some(leaf) = self.leaf(s) {
-                    if leaf.used > 0 {
-                        let mut va = s;
-                        while va < s + step {
-                            visits += 1;
-                            let fr = leaf.e[idx(va, PAGE_SHIFT)];
-                            if fr != 0 {
-                                moved.push((va - s, fr));
-                            }
-                            va += PAGE_SIZE;
+                if let Some(leaf) = self.leaf(s)
+                    && leaf.used > 0
+                {
+                    let mut va = s;
+                    while va < s + step {
+                        visits += 1;
+                        let fr = leaf.e[idx(va, PAGE_SHIFT)];
+                        if fr != 0 {
+                            moved.push((va - s, fr));
                         }
+                        va += PAGE_SIZE;
                     }
                 }
                 self.move_visits += visits;
@@ -406,10 +403,8 @@ mod tests {
     fn aligned_64mib_move_visits_32_pointers() {
         let mut pt = PageTable::new();
         let (src, dst, len) = (0x4000_0000u64, 0x8000_0000u64 + 0x20_0000, 64u64 << 20);
-        let mut next = 2;
-        for va in (src..src + len).step_by(4096) {
+        for (next, va) in (2..).zip((src..src + len).step_by(4096)) {
             pt.set(va, next);
-            next += 1;
         }
         pt.move_range(src, dst, len);
         assert_eq!(pt.move_visits, 32);

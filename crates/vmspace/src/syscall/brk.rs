@@ -69,10 +69,10 @@ impl Mm {
         let limit = newbrk
             .saturating_add(PAGE_SIZE)
             .saturating_add(self.cfg.stack_guard_gap);
-        if let Some(next) = self.find_vma(oldbrk).filter(|n| n.start < limit) {
-            if newbrk + PAGE_SIZE > next.start_gap(self.cfg.stack_guard_gap) {
-                return None;
-            }
+        if let Some(next) = self.find_vma(oldbrk).filter(|n| n.start < limit)
+            && newbrk + PAGE_SIZE > next.start_gap(self.cfg.stack_guard_gap)
+        {
+            return None;
         }
         let brkvma = self
             .vma_before(oldbrk)

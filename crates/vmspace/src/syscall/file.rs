@@ -148,7 +148,7 @@ impl Mm {
                 freed.push(f);
             }
         }
-        let partial = if size % PAGE_SIZE != 0 {
+        let partial = if !size.is_multiple_of(PAGE_SIZE) {
             obj.pages.get(&(size / PAGE_SIZE)).copied()
         } else {
             None

@@ -9,9 +9,10 @@ use crate::flags::{Advice, VmFlags};
 use crate::syscall::unsupported;
 use crate::vma::Backing;
 
-/// Advice values Linux 6.18 (x86-64, with CONFIG_MEMORY_FAILURE, KSM and THP) accepts.
+/// Advice values the reference kernel accepts (x86-64 with KSM and THP, without
+/// CONFIG_MEMORY_FAILURE, so `MADV_HWPOISON`/`MADV_SOFT_OFFLINE` are unknown).
 fn advice_valid(a: Advice) -> bool {
-    matches!(a.0, 0..=4 | 8..=25 | 100..=103)
+    matches!(a.0, 0..=4 | 8..=25 | 102 | 103)
 }
 
 impl Mm {
@@ -49,13 +50,8 @@ impl Mm {
             return Ok(0);
         }
         match adv {
-            Advice::HWPOISON | Advice::SOFT_OFFLINE => {
-                if !self.cfg.privileged {
-                    bail!(EPERM, "madvise_inject_error: needs CAP_SYS_ADMIN");
-                }
-                return Err(unsupported(
-                    "madvise: MADV_HWPOISON/MADV_SOFT_OFFLINE (memory-failure injection) is not modelled",
-                ));
+            Advice::POPULATE_READ | Advice::POPULATE_WRITE => {
+                return self.madvise_populate(start, end, adv == Advice::POPULATE_WRITE);
             }
             Advice::COLLAPSE => {
                 return Err(unsupported(
@@ -141,13 +137,13 @@ impl Mm {
                         "can_madv_lru_vma: locked, PFN-mapped or hugetlb VMA"
                     );
                 }
-                // Without swap nothing can be reclaimed from anonymous or shmem pages.
+                if adv == Advice::PAGEOUT && v.backing != Backing::Anon {
+                    return Err(unsupported(
+                        "madvise: MADV_PAGEOUT of file and shmem pages depends on reclaim, which is not modelled",
+                    ));
+                }
+                // Without swap nothing can be reclaimed from anonymous pages.
                 return Ok(v.end);
-            }
-            Advice::POPULATE_READ | Advice::POPULATE_WRITE => {
-                return Err(unsupported(
-                    "madvise: MADV_POPULATE_READ/WRITE are not modelled yet",
-                ));
             }
             Advice::REMOVE => {
                 if f.contains(VmFlags::LOCKED) {
@@ -175,10 +171,10 @@ impl Mm {
                 nf -= VmFlags::DONTCOPY;
             }
             Advice::WIPEONFORK => {
-                if v.backing != Backing::Anon || f.contains(VmFlags::SHARED) {
+                if self.has_vm_file(&v) || f.contains(VmFlags::SHARED) {
                     bail!(
                         EINVAL,
-                        "madvise: MADV_WIPEONFORK only applies to private anonymous memory"
+                        "madvise: MADV_WIPEONFORK only applies to memory without a file"
                     );
                 }
                 nf |= VmFlags::WIPEONFORK;
@@ -191,7 +187,9 @@ impl Mm {
             }
             Advice::DONTDUMP => nf |= VmFlags::DONTDUMP,
             Advice::DODUMP => {
-                if !f.contains(VmFlags::HUGETLB) && f.intersects(VmFlags::SPECIAL) {
+                if (!f.contains(VmFlags::HUGETLB) && f.intersects(VmFlags::SPECIAL))
+                    || f.contains(VmFlags::DROPPABLE)
+                {
                     bail!(EINVAL, "madvise: MADV_DODUMP on a special mapping");
                 }
                 nf -= VmFlags::DONTDUMP;
@@ -217,7 +215,16 @@ impl Mm {
         if nf == f {
             return Ok(v.end);
         }
-        let nk = self.vma_modify_flags(key, start, end, nf)?;
+        let nk = match self.vma_modify_flags(key, start, end, nf) {
+            Ok(k) => k,
+            Err(e) if e.errno == crate::Errno::ENOMEM => {
+                bail!(
+                    EAGAIN,
+                    "madvise_update_vma: a split failed (ENOMEM becomes EAGAIN)"
+                )
+            }
+            Err(e) => return Err(e),
+        };
         Ok(self.vma(nk).end)
     }
 
@@ -234,12 +241,12 @@ impl Mm {
             let mut va = vs;
             while va < ve {
                 let idx = pgoff + (va - vs) / PAGE_SIZE;
-                if idx >= first && idx < last {
-                    if let Some(fr) = self.pt.get(va) {
-                        if matches!(self.frames.kind(fr), crate::frame::FrameKind::Cache(..)) {
-                            self.zap_range(va, va + PAGE_SIZE);
-                        }
-                    }
+                if idx >= first
+                    && idx < last
+                    && let Some(fr) = self.pt.get(va)
+                    && matches!(self.frames.kind(fr), crate::frame::FrameKind::Cache(..))
+                {
+                    self.zap_range(va, va + PAGE_SIZE);
                 }
                 va += PAGE_SIZE;
             }
@@ -255,5 +262,41 @@ impl Mm {
         for f in freed {
             self.frames.put(f);
         }
+    }
+
+    /// `madvise_populate`: fault pages in without FOLL_FORCE, VMA by VMA.
+    fn madvise_populate(&mut self, start: u64, end: u64, write: bool) -> SysResult<u64> {
+        use crate::fault::{Access, FaultErr};
+        let mut va = start;
+        while va < end {
+            let Some(v) = self.vma_at(va).cloned() else {
+                bail!(ENOMEM, "faultin_page_range: no VMA at the address");
+            };
+            let allowed = if write {
+                v.vm_flags.contains(VmFlags::WRITE)
+            } else {
+                v.vm_flags.contains(VmFlags::READ)
+            };
+            if !allowed || v.vm_flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+                bail!(
+                    EINVAL,
+                    "check_vma_flags: the VMA does not allow this access"
+                );
+            }
+            let stop = v.end.min(end);
+            while va < stop {
+                let access = if write { Access::Write } else { Access::Read };
+                match self.handle_fault(va, access) {
+                    Ok(_) => {}
+                    Err(FaultErr::Signal(_)) => {
+                        bail!(EFAULT, "faultin_page_range: SIGBUS or SIGSEGV")
+                    }
+                    Err(FaultErr::Oom) => bail!(ENOMEM, "faultin_page_range: out of memory"),
+                    Err(FaultErr::Unknown(why)) => return Err(unsupported(why)),
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        Ok(0)
     }
 }

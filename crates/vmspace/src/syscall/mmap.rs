@@ -248,23 +248,23 @@ impl Mm {
     /// Gather the VMAs a new mapping replaces: split at the edges of `[start, end)`.
     /// Returns (pages, accounted pages) inside the range.
     pub(crate) fn gather_for_replace(&mut self, start: u64, end: u64) -> SysResult<(u64, u64)> {
-        if let Some(first) = self.find_vma(start).cloned() {
-            if first.start < end {
-                if start > first.start {
-                    if end < first.end && self.map_count() >= self.cfg.max_map_count {
-                        bail!(
-                            ENOMEM,
-                            "vms_gather_munmap_vmas: split would exceed max_map_count"
-                        );
-                    }
-                    self.split_vma_nocheck(first.start, start)?;
+        if let Some(first) = self.find_vma(start).cloned()
+            && first.start < end
+        {
+            if start > first.start {
+                if end < first.end && self.map_count() >= self.cfg.max_map_count {
+                    bail!(
+                        ENOMEM,
+                        "vms_gather_munmap_vmas: split would exceed max_map_count"
+                    );
                 }
-                let keys = self.keys_in(start, end);
-                if let Some(&last) = keys.last() {
-                    if self.vma(last).end > end {
-                        self.split_vma_nocheck(last, end)?;
-                    }
-                }
+                self.split_vma_nocheck(first.start, start)?;
+            }
+            let keys = self.keys_in(start, end);
+            if let Some(&last) = keys.last()
+                && self.vma(last).end > end
+            {
+                self.split_vma_nocheck(last, end)?;
             }
         }
         let (mut n, mut acct) = (0, 0);

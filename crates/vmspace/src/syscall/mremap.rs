@@ -514,23 +514,21 @@ impl Mm {
         }
         if accountable {
             let end = addr + len;
-            if bounds.0 < addr {
-                if let Some(p) = self
+            if bounds.0 < addr
+                && let Some(p) = self
                     .vma_before(addr)
                     .filter(|p| p.end == addr)
                     .map(|p| p.start)
-                {
-                    self.update_vma(p, |v| v.vm_flags.insert(VmFlags::ACCOUNT));
-                }
+            {
+                self.update_vma(p, |v| v.vm_flags.insert(VmFlags::ACCOUNT));
             }
-            if bounds.1 > end {
-                if let Some(n) = self
+            if bounds.1 > end
+                && let Some(n) = self
                     .vma_from(end)
                     .filter(|n| n.start == end)
                     .map(|n| n.start)
-                {
-                    self.update_vma(n, |v| v.vm_flags.insert(VmFlags::ACCOUNT));
-                }
+            {
+                self.update_vma(n, |v| v.vm_flags.insert(VmFlags::ACCOUNT));
             }
         }
     }
@@ -570,10 +568,7 @@ impl Mm {
         let mut seen = false;
         let mut last_end = 0;
         let mut cursor = start;
-        loop {
-            let Some(vma) = self.find_vma(cursor).cloned() else {
-                break;
-            };
+        while let Some(vma) = self.find_vma(cursor).cloned() {
             if vma.start >= end {
                 break;
             }

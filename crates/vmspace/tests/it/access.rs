@@ -1,0 +1,316 @@
+//! Memory access: zero page, COW, permissions, stack growth, SIGBUS, fault-around,
+//! and madvise's effect on contents.
+
+use crate::harness::*;
+use vmspace::{Errno, FaultCode, Op, Outcome, PageState, Signal};
+
+#[test]
+fn anonymous_pages_zero_page_and_cow() {
+    // Facts 3.2 (live): read faults map the shared zero page in every VMA; writes get
+    // a new page.
+    let mut t = T::new();
+    let a = t.anon_at(W, 2 * P, PROT_RW);
+    let b = t.anon_at(W + 10 * P, P, PROT_R);
+    assert_eq!(t.peek(a).unwrap(), 0);
+    assert_eq!(t.peek(b).unwrap(), 0);
+    let z = t.mm.page_states(a, 1)[0];
+    assert_eq!(t.mm.page_states(b, 1)[0], z);
+    t.store(a, b"hi");
+    assert_ne!(t.mm.page_states(a, 1)[0], z);
+    assert_eq!(
+        t.op(Op::Load { addr: a, len: 2 }),
+        Outcome::Bytes(b"hi".to_vec())
+    );
+    assert_eq!(t.mm.rss_pages(), 1);
+}
+
+#[test]
+fn permissions_as_the_cpu_sees_them() {
+    // Facts 3.1 (live): PROT_WRITE-only and PROT_EXEC-only are readable; a write to
+    // PROT_READ or any access to PROT_NONE is SEGV_ACCERR; no VMA is SEGV_MAPERR;
+    // a non-canonical address is SI_KERNEL with address 0.
+    let mut t = T::new();
+    let w = t.anon_at(W, P, 2);
+    let x = t.anon_at(W + 2 * P, P, 4);
+    let r = t.anon_at(W + 4 * P, P, 1);
+    let n = t.anon_at(W + 6 * P, P, 0);
+    assert_eq!(t.peek(w), Ok(0));
+    assert_eq!(t.peek(x), Ok(0));
+    let f = |o: Outcome| match o {
+        Outcome::Fault(f) => (f.signal, f.code, f.addr),
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(
+        f(t.op(Op::Store {
+            addr: x + 5,
+            data: vec![1]
+        })),
+        (Signal::Segv, FaultCode::AccErr, x + 5)
+    );
+    assert_eq!(
+        f(t.op(Op::Store {
+            addr: r,
+            data: vec![1]
+        })),
+        (Signal::Segv, FaultCode::AccErr, r)
+    );
+    assert_eq!(
+        f(t.op(Op::Load {
+            addr: n + 7,
+            len: 1
+        })),
+        (Signal::Segv, FaultCode::AccErr, n + 7)
+    );
+    assert_eq!(
+        f(t.op(Op::Load {
+            addr: W + 8 * P,
+            len: 1
+        })),
+        (Signal::Segv, FaultCode::MapErr, W + 8 * P)
+    );
+    assert_eq!(
+        f(t.op(Op::Load {
+            addr: 0x8000_0000_0000_0000,
+            len: 1
+        })),
+        (Signal::Segv, FaultCode::SiKernel, 0)
+    );
+    assert_eq!(
+        f(t.op(Op::Load {
+            addr: 0xffff_ffff_8100_0000,
+            len: 1
+        })),
+        (Signal::Segv, FaultCode::MapErr, 0xffff_ffff_8100_0000)
+    );
+    // A load that runs from a mapped page into a hole faults at the hole.
+    let r2 = t.anon_at(W + 20 * P, P, PROT_RW);
+    assert_eq!(
+        f(t.op(Op::Load {
+            addr: r2 + P - 2,
+            len: 4
+        })),
+        (Signal::Segv, FaultCode::MapErr, r2 + P)
+    );
+}
+
+#[test]
+fn grows_down_vmas_expand_on_access() {
+    // Facts 3.3 (live): an access below a grows-down VMA grows it (before the permission
+    // check); a prev VMA within the 1 MiB guard gap refuses it.
+    let mut t = T::new();
+    let gd = t.ok(Op::Mmap {
+        addr: W + 1024 * P,
+        len: 4 * P,
+        prot: 3,
+        flags: MAP_PRIVATE | MAP_ANON | MAP_GROWSDOWN | MAP_FIXED,
+        fd: u64::MAX,
+        offset: 0,
+    });
+    t.store(gd - 100 * P, b"s");
+    assert_eq!(t.vmas(gd - 100 * P, gd + 4 * P), "[0,104)rw-p");
+    assert_eq!(t.present(gd - 100 * P, 2), [true, false]);
+    let ro = t.ok(Op::Mmap {
+        addr: W + 3000 * P,
+        len: 2 * P,
+        prot: 1,
+        flags: MAP_PRIVATE | MAP_ANON | MAP_GROWSDOWN | MAP_FIXED,
+        fd: u64::MAX,
+        offset: 0,
+    });
+    match t.op(Op::Store {
+        addr: ro - 1,
+        data: vec![1],
+    }) {
+        Outcome::Fault(f) => assert_eq!(f.code, FaultCode::AccErr),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(
+        t.vmas(ro - P, ro + 2 * P),
+        "[0,3)r--p",
+        "grown by one page, then ACCERR"
+    );
+    // prev within the guard gap
+    let gd2 = t.ok(Op::Mmap {
+        addr: W + 6000 * P,
+        len: 2 * P,
+        prot: 3,
+        flags: MAP_PRIVATE | MAP_ANON | MAP_GROWSDOWN | MAP_FIXED,
+        fd: u64::MAX,
+        offset: 0,
+    });
+    t.anon_at(gd2 - 300 * P, P, PROT_R);
+    assert!(matches!(
+        t.op(Op::Load {
+            addr: gd2 - 299 * P + 256 * P - P,
+            len: 1
+        }),
+        Outcome::Fault(_)
+    ));
+    assert!(matches!(
+        t.op(Op::Load {
+            addr: gd2 - 299 * P + 256 * P,
+            len: 1
+        }),
+        Outcome::Bytes(_)
+    ));
+}
+
+#[test]
+fn shared_pages_and_sigbus() {
+    // Checklist 62 [E:p08]: a shared anon mapping grown in place SIGBUSes beyond the
+    // object; shared read faults allocate real pages (facts 3.4).
+    let mut t = T::new();
+    let a = t.shared_anon_at(W, 2 * P);
+    assert_eq!(t.mremap(a, 2 * P, 4 * P, 0, 0), Outcome::Value(a));
+    assert_eq!(t.pages(a, 4), "00BB");
+    let s = t.mm.page_states(a, 2);
+    assert_ne!(s[0], s[1]);
+    assert!(matches!(s[0], PageState::Present(_)));
+}
+
+#[test]
+fn madvise_dontneed_contents() {
+    // Checklist 95 [E:p12] and facts 2.4.
+    let mut t = T::new();
+    let a = t.anon_at(W, 2 * P, PROT_RW);
+    t.store(a, b"a");
+    let s = t.shared_anon_at(W + 4 * P, P);
+    t.store(s, b"s");
+    let m = |addr, len, advice| Op::Madvise { addr, len, advice };
+    t.ok(m(a, 2 * P, 4));
+    t.ok(m(s, P, 4));
+    assert_eq!(t.pages(a, 1), "0");
+    assert_eq!(t.pages(s, 1), "s", "shared data survives");
+    assert_eq!(t.count(a, a + 2 * P), 1, "DONTNEED never splits");
+    assert_eq!(t.err(m(a + 1, P, 4)), Errno::EINVAL);
+    assert_eq!(t.ok(m(a, 0, 4)), 0);
+    t.store(a, b"b");
+    assert_eq!(t.err(m(a, 4 * P, 4)), Errno::ENOMEM, "VMA then hole");
+    assert_eq!(t.pages(a, 1), "0", "the mapped part was zapped anyway");
+    t.ok(Op::Mlock { addr: a, len: P });
+    assert_eq!(t.err(m(a, P, 4)), Errno::EINVAL, "locked");
+    assert_eq!(t.ok(m(a, P, 24)), 0, "MADV_DONTNEED_LOCKED");
+    assert_eq!(
+        t.err(m(a, P, 100)),
+        Errno::EINVAL,
+        "no CONFIG_MEMORY_FAILURE here"
+    );
+    assert_eq!(t.err(m(a, P, 7)), Errno::EINVAL);
+    assert_eq!(
+        t.err(m(W + 1000 * P, P, 4)),
+        Errno::ENOMEM,
+        "no VMA at or after start"
+    );
+}
+
+#[test]
+fn madvise_flag_advice_splits() {
+    // Checklist 77 [E:p09] and facts 2.4.
+    let mut t = T::new();
+    let a = t.anon_at(W, 4 * P, PROT_RW);
+    t.ok(Op::Madvise {
+        addr: a + P,
+        len: 2 * P,
+        advice: 10,
+    });
+    assert_eq!(t.count(a, a + 4 * P), 3);
+    assert!(t.flags_at(a + P).contains("dc"));
+    t.ok(Op::Madvise {
+        addr: a + P,
+        len: 2 * P,
+        advice: 11,
+    });
+    assert_eq!(t.count(a, a + 4 * P), 1);
+    let s = t.shared_anon_at(W + 10 * P, P);
+    assert_eq!(
+        t.err(Op::Madvise {
+            addr: s,
+            len: P,
+            advice: 18
+        }),
+        Errno::EINVAL,
+        "WIPEONFORK on shared"
+    );
+    t.ok(Op::Madvise {
+        addr: s,
+        len: P,
+        advice: 12,
+    });
+    assert!(
+        !t.flags_at(s).contains("mg"),
+        "MERGEABLE ignored on shared memory"
+    );
+    t.ok(Op::Madvise {
+        addr: a,
+        len: P,
+        advice: 12,
+    });
+    assert!(t.flags_at(a).contains("mg"));
+}
+
+#[test]
+fn madvise_populate() {
+    // Facts 2.5 (live).
+    let mut t = T::new();
+    let m = |addr, len, advice| Op::Madvise { addr, len, advice };
+    let n = t.anon_at(W, P, PROT_NONE);
+    assert_eq!(t.err(m(n, P, 22)), Errno::EINVAL);
+    let r = t.anon_at(W + 2 * P, P, PROT_R);
+    assert_eq!(t.ok(m(r, P, 22)), 0);
+    assert_eq!(t.err(m(r, P, 23)), Errno::EINVAL);
+    let w = t.anon_at(W + 4 * P, P, 2);
+    assert_eq!(t.err(m(w, P, 22)), Errno::EINVAL);
+    assert_eq!(t.ok(m(w, P, 23)), 0);
+    let v = t.anon_at(W + 10 * P, 2 * P, PROT_RW);
+    t.anon_at(W + 13 * P, P, PROT_RW);
+    assert_eq!(t.err(m(v, 4 * P, 22)), Errno::ENOMEM);
+    assert_eq!(t.present(v, 4), [true, true, false, false]);
+}
+
+#[test]
+fn file_read_faults_map_cached_neighbours() {
+    // Facts 3.4 (live): with all pages of a memfd cached, a read of page 20 of a mapping
+    // whose first page sits at PTE index 10 mod 16 maps pages 6..=21.
+    let mut t = T::new();
+    let fd = t.ok(Op::MemfdCreate {
+        name: "fa".into(),
+        flags: 0,
+    });
+    t.ok(Op::Pwrite64 {
+        fd,
+        data: vec![7; 64 * P as usize],
+        offset: 0,
+    });
+    let base = W + 10 * P;
+    t.ok(Op::Mmap {
+        addr: base,
+        len: 64 * P,
+        prot: 1,
+        flags: MAP_SHARED | MAP_FIXED,
+        fd,
+        offset: 0,
+    });
+    t.peek(base + 20 * P).unwrap();
+    let present: Vec<u64> = (0..64).filter(|&i| t.present(base + i * P, 1)[0]).collect();
+    assert_eq!(present, (6..=21).collect::<Vec<u64>>());
+    // A sparse file: only the faulting page.
+    let fd2 = t.ok(Op::MemfdCreate {
+        name: "sparse".into(),
+        flags: 0,
+    });
+    t.ok(Op::Ftruncate {
+        fd: fd2,
+        length: 64 * P,
+    });
+    let b2 = W + 200 * P;
+    t.ok(Op::Mmap {
+        addr: b2,
+        len: 64 * P,
+        prot: 1,
+        flags: MAP_SHARED | MAP_FIXED,
+        fd: fd2,
+        offset: 0,
+    });
+    t.peek(b2 + 5 * P).unwrap();
+    assert_eq!((0..64).filter(|&i| t.present(b2 + i * P, 1)[0]).count(), 1);
+}

@@ -1,0 +1,83 @@
+//! The /proc/pid/maps text.
+
+use crate::harness::*;
+use vmspace::{MapsLine, Op};
+
+#[test]
+fn unnamed_and_named_lines() {
+    // Checklists 78 and 79 [E:p10].
+    let mut t = T::new();
+    let a = t.anon_at(0x7f00_0000_0000, P, PROT_RW);
+    let line = t.mm.maps_line(t.mm.vmas().find(|v| v.start == a).unwrap());
+    assert_eq!(
+        line.to_string(),
+        "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 "
+    );
+    assert_eq!(line.to_string().len(), 48);
+    let s = t.shared_anon_at(0x7f00_0000_4000, 2 * P);
+    let text = t.mm.maps_text();
+    let sl = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{s:x}")))
+        .unwrap();
+    assert!(
+        sl.starts_with("7f0000004000-7f0000006000 rw-s 00000000 00:01 "),
+        "{sl}"
+    );
+    assert_eq!(sl.find('/'), Some(73));
+    assert!(sl.ends_with("/dev/zero (deleted)"));
+    let fd = t.ok(Op::MemfdCreate {
+        name: "hello".into(),
+        flags: 0,
+    });
+    t.ok(Op::Ftruncate { fd, length: P });
+    t.ok(Op::Mmap {
+        addr: 0x7f00_0000_8000,
+        len: P,
+        prot: 3,
+        flags: MAP_SHARED | MAP_FIXED,
+        fd,
+        offset: 0,
+    });
+    let text = t.mm.maps_text();
+    let ml = text
+        .lines()
+        .find(|l| l.starts_with("7f0000008000"))
+        .unwrap();
+    assert!(
+        ml.ends_with("/memfd:hello (deleted)") && ml.find('/') == Some(73),
+        "{ml}"
+    );
+    assert_ne!(
+        MapsLine::parse(sl).unwrap().inode,
+        MapsLine::parse(ml).unwrap().inode
+    );
+}
+
+#[test]
+fn offsets_after_moving_a_middle_page() {
+    // Checklist 80 [E:p10].
+    let mut t = T::new();
+    let fd = t.ok(Op::MemfdCreate {
+        name: "f".into(),
+        flags: 0,
+    });
+    t.ok(Op::Ftruncate { fd, length: 8 * P });
+    let a = t.ok(Op::Mmap {
+        addr: W,
+        len: 3 * P,
+        prot: 1,
+        flags: MAP_PRIVATE | MAP_FIXED,
+        fd,
+        offset: 3 * P,
+    });
+    t.mremap(a + P, P, P, MAYMOVE | FIXED, W + 10 * P);
+    let offs: Vec<u64> =
+        t.mm.maps_text()
+            .lines()
+            .map(|l| MapsLine::parse(l).unwrap())
+            .filter(|l| l.start >= W)
+            .map(|l| l.offset)
+            .collect();
+    assert_eq!(offs, [0x3000, 0x5000, 0x4000]);
+}
