@@ -1,0 +1,177 @@
+//! Running the same operations on two backends in lockstep and stopping at the first
+//! difference in a result, the maps text, page presence/frame identity or counters.
+
+use std::fmt;
+
+use vmspace::{Backend, BackendError, MapsLine, Op, Outcome};
+
+use crate::compare;
+
+/// Where two backends first disagreed.
+#[derive(Clone, Debug)]
+pub struct Divergence {
+    /// The operation after which they disagree.
+    pub op: Op,
+    /// What disagreed: `result`, `maps`, `pages` or `counters`.
+    pub kind: &'static str,
+    /// A one-line description.
+    pub detail: String,
+    /// The engine's result of the operation.
+    pub engine: Outcome,
+    /// The kernel's result of the operation.
+    pub kernel: Outcome,
+    /// Why the engine decided as it did, when it failed a call.
+    pub engine_reason: Option<String>,
+    /// A diff of the two maps texts (`-` engine only, `+` kernel only).
+    pub maps_diff: Option<String>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the engine and the kernel disagree on the {} after", self.kind)?;
+        writeln!(f, "  {}", vmspace_script::format_op(&self.op))?;
+        writeln!(f, "  engine: {}", self.engine)?;
+        if let Some(r) = &self.engine_reason {
+            writeln!(f, "          ({r})")?;
+        }
+        writeln!(f, "  kernel: {}", self.kernel)?;
+        writeln!(f, "  {}", self.detail)?;
+        if let Some(d) = &self.maps_diff {
+            writeln!(f, "maps (- engine only, + kernel only):")?;
+            for l in d.lines() {
+                writeln!(f, "  {l}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of one lockstep step.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Both backends agree; the (common) outcome.
+    Agree(Outcome),
+    /// They disagree.
+    Diverge(Box<Divergence>),
+}
+
+/// Two backends driven in lockstep.
+pub struct Differ<'a> {
+    /// The engine (`vmspace::Mm`).
+    pub engine: &'a mut vmspace::Mm,
+    /// The other side (the live kernel).
+    pub kernel: &'a mut dyn Backend,
+    /// Page ranges operations have named so far, as sorted disjoint `[start, end)`.
+    touched: Vec<(u64, u64)>,
+    /// At most this many pages are compared per step.
+    pub max_compare_pages: u64,
+}
+
+impl fmt::Debug for Differ<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Differ").field("touched", &self.touched).finish_non_exhaustive()
+    }
+}
+
+const PAGE: u64 = 4096;
+const USER_END: u64 = 1 << 47;
+
+impl<'a> Differ<'a> {
+    /// A differ over the engine and another backend.
+    pub fn new(engine: &'a mut vmspace::Mm, kernel: &'a mut dyn Backend) -> Self {
+        Self { engine, kernel, touched: Vec::new(), max_compare_pages: 4096 }
+    }
+
+    fn touch(&mut self, start: u64, end: u64) {
+        let s = start.min(USER_END) & !(PAGE - 1);
+        let e = end.min(USER_END).div_ceil(PAGE) * PAGE;
+        if e <= s {
+            return;
+        }
+        self.touched.push((s, e));
+        self.touched.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.touched.len());
+        for &(a, b) in &self.touched {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.touched = merged;
+    }
+
+    /// Perform `op` on both and compare everything observable.
+    pub fn step(&mut self, op: &Op) -> Result<Step, BackendError> {
+        let kernel = self.kernel.apply(op)?;
+        let engine = self.engine.apply(op);
+        for (s, e) in op.touched_ranges() {
+            if e.saturating_sub(s) <= 1 << 40 {
+                self.touch(s, e);
+            }
+        }
+        let diverge = |this: &Self, kind, detail: String, maps_diff| {
+            let reason = this.engine.last_reason();
+            Ok(Step::Diverge(Box::new(Divergence {
+                op: op.clone(),
+                kind,
+                detail,
+                engine: engine.clone(),
+                kernel: kernel.clone(),
+                engine_reason: (!reason.is_empty()).then(|| reason.to_string()),
+                maps_diff,
+            })))
+        };
+        if !compare::outcomes_agree(&engine, &kernel) {
+            return diverge(self, "result", format!("engine returned {engine}, kernel returned {kernel}"), None);
+        }
+        let kmaps = self.kernel.maps()?;
+        let emaps = self.engine.maps_text();
+        let (kn, en) = (compare::normalize_maps(&kmaps), compare::normalize_maps(&emaps));
+        if kn != en {
+            return diverge(self, "maps", "the maps texts differ".to_string(), Some(compare::maps_diff(&en, &kn)));
+        }
+        if let Some(d) = self.compare_pages(&kmaps)? {
+            return diverge(self, "pages", d, None);
+        }
+        let kc = self.kernel.counters()?;
+        let ec = self.engine.counters();
+        if let Some(d) = compare::counters_disagreement(&ec, &kc) {
+            return diverge(self, "counters", d, None);
+        }
+        Ok(Step::Agree(kernel))
+    }
+
+    /// Compare presence and frame identity over the touched pages that lie inside
+    /// VMAs (outside them both sides have no page-table entries by construction).
+    fn compare_pages(&mut self, maps: &str) -> Result<Option<String>, BackendError> {
+        let vmas: Vec<(u64, u64)> = maps
+            .lines()
+            .filter_map(|l| MapsLine::parse(l).ok())
+            .filter(|l| l.end <= USER_END)
+            .map(|l| (l.start, l.end))
+            .collect();
+        let mut runs = Vec::new();
+        let mut budget = self.max_compare_pages;
+        'outer: for &(ts, te) in &self.touched {
+            for &(vs, ve) in &vmas {
+                let s = ts.max(vs);
+                let e = te.min(ve);
+                if s < e {
+                    let n = ((e - s) / PAGE).min(budget);
+                    runs.push((s, n));
+                    budget -= n;
+                    if budget == 0 {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        let (mut addrs, mut ks, mut es) = (Vec::new(), Vec::new(), Vec::new());
+        for (s, n) in runs {
+            ks.extend(self.kernel.pages(s, n)?);
+            es.extend(self.engine.page_states(s, n));
+            addrs.extend((0..n).map(|i| s + i * PAGE));
+        }
+        Ok(compare::pages_disagreement(&addrs, &es, &ks))
+    }
+}

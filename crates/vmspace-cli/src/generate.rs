@@ -1,0 +1,411 @@
+//! Random operation sequences for differential fuzzing.
+//!
+//! Addresses come from two narrow windows (one directly below the seeded process's
+//! lowest mapping in the mmap area, where unhinted mappings also land, and one 2 MiB
+//! aligned window elsewhere), from the mappings the sequence created, and now and then
+//! from odd values (0, unaligned, beyond TASK_SIZE). No operation is ever generated that
+//! names a range of the seeded process's own mappings, so the live agent cannot be made
+//! to destroy itself.
+
+use vmspace::{Op, Outcome, Seed};
+
+const P: u64 = 4096;
+
+/// A small, fast, seedable PRNG (xorshift64*), so that the same seed gives the same
+/// sequence on every machine.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (any value).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    /// True with probability `num/den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+    /// One of the items.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Relative weights of the operation kinds.
+#[derive(Clone, Debug)]
+pub struct Weights {
+    /// mmap
+    pub mmap: u64,
+    /// munmap
+    pub munmap: u64,
+    /// mremap
+    pub mremap: u64,
+    /// mprotect
+    pub mprotect: u64,
+    /// mlock, mlock2, munlock, mlockall, munlockall together
+    pub lock: u64,
+    /// madvise
+    pub madvise: u64,
+    /// brk
+    pub brk: u64,
+    /// memfd_create, ftruncate, pwrite64, close together
+    pub file: u64,
+    /// setrlimit, setuid together
+    pub process: u64,
+    /// load, store, fill together
+    pub access: u64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self { mmap: 16, munmap: 8, mremap: 24, mprotect: 8, lock: 6, madvise: 6, brk: 3, file: 7, process: 1, access: 18 }
+    }
+}
+
+/// The operation generator.
+#[derive(Clone, Debug)]
+pub struct Generator {
+    rng: Rng,
+    windows: Vec<(u64, u64)>,
+    forbidden: Vec<(u64, u64)>,
+    known: Vec<(u64, u64)>,
+    fds: Vec<u64>,
+    initial_brk: u64,
+    start_brk: u64,
+    memlock_max: u64,
+    dropped_root: bool,
+    weights: Weights,
+}
+
+impl Generator {
+    /// A generator for a process seeded from `seed`.
+    pub fn new(rng_seed: u64, seed: &Seed, weights: Weights) -> Self {
+        let forbidden: Vec<(u64, u64)> = seed.vmas.iter().map(|v| (v.line.start, v.line.end)).collect();
+        let frontier = seed
+            .vmas
+            .iter()
+            .map(|v| v.line.start)
+            .filter(|&s| s <= seed.mmap_base && s + (1 << 30) > seed.mmap_base)
+            .min()
+            .unwrap_or(seed.mmap_base);
+        let w1 = (frontier - 768 * P, frontier);
+        let w2 = (0x3f00_0000_0000, 0x3f00_0000_0000 + 1024 * P);
+        Self {
+            rng: Rng::new(rng_seed),
+            windows: vec![w1, w2],
+            forbidden,
+            known: Vec::new(),
+            fds: Vec::new(),
+            initial_brk: seed.brk,
+            start_brk: seed.start_brk,
+            memlock_max: 8 << 20,
+            dropped_root: false,
+            weights,
+        }
+    }
+
+    fn window_page(&mut self) -> u64 {
+        let w = self.windows[self.rng.below(self.windows.len() as u64) as usize];
+        w.0 + self.rng.below((w.1 - w.0) / P) * P
+    }
+
+    fn addr(&mut self) -> u64 {
+        match self.rng.below(100) {
+            0..=49 => self.window_page(),
+            50..=79 if !self.known.is_empty() => {
+                let (s, l) = self.known[self.rng.below(self.known.len() as u64) as usize];
+                let off = self.rng.below(l / P + 4) * P;
+                s.wrapping_add(off).wrapping_sub(2 * P)
+            }
+            50..=89 if !self.known.is_empty() => self.known[self.rng.below(self.known.len() as u64) as usize].0,
+            90..=94 => self.window_page() + self.rng.pick(&[1, 0x800, 0xfff]),
+            _ => self.rng.pick(&[0, 0x1000, 0x10000, 1 << 47, (1 << 47) - P, u64::MAX & !0xfff, 0xdead_beef]),
+        }
+    }
+
+    fn len(&mut self) -> u64 {
+        match self.rng.below(100) {
+            0..=69 => (1 + self.rng.below(8)) * P,
+            70..=79 => self.rng.pick(&[511 * P, 512 * P, 513 * P, 1024 * P]),
+            80..=87 => self.rng.pick(&[0, 1, P - 1, P + 1, 3 * P + 5]),
+            88..=95 => (16 + self.rng.below(48)) * P,
+            _ => self.rng.pick(&[1 << 40, u64::MAX, 1 << 47, u64::MAX - P + 2]),
+        }
+    }
+
+    fn prot(&mut self) -> u64 {
+        match self.rng.below(100) {
+            0..=89 => self.rng.pick(&[0, 1, 3, 3, 3, 5, 7, 1]),
+            90..=95 => self.rng.pick(&[2, 4, 6]),
+            _ => self.rng.pick(&[0x10, 0x0100_0003, 0x0200_0003, 0x8]),
+        }
+    }
+
+    fn in_window(&self, start: u64, len: u64) -> bool {
+        let end = start.saturating_add(len);
+        self.windows.iter().any(|&(a, b)| start >= a && end <= b)
+    }
+
+    /// Would this operation name a range of the seeded process's own mappings?
+    pub fn is_safe(&self, op: &Op) -> bool {
+        let hits = |s: u64, e: u64| self.forbidden.iter().any(|&(a, b)| s < b && a < e);
+        match *op {
+            Op::Brk { addr } => addr == 0 || addr >= self.initial_brk || addr < self.start_brk,
+            // A hint never destroys anything.
+            Op::Mmap { flags, .. } if flags & 0x10_0010 == 0 => true,
+            Op::Mremap { old_addr, old_len, new_len, flags, new_addr } => {
+                let src_end = old_addr.saturating_add(old_len.max(new_len));
+                let fixed_dst = flags & 2 != 0 && hits(new_addr, new_addr.saturating_add(new_len));
+                !hits(old_addr, src_end) && !fixed_dst
+            }
+            _ => op.touched_ranges().iter().all(|&(s, e)| !hits(s, e)),
+        }
+    }
+
+    /// The next operation.
+    pub fn next_op(&mut self) -> Op {
+        loop {
+            let op = self.candidate();
+            if self.is_safe(&op) {
+                return op;
+            }
+        }
+    }
+
+    fn candidate(&mut self) -> Op {
+        let w = &self.weights;
+        let table = [w.mmap, w.munmap, w.mremap, w.mprotect, w.lock, w.madvise, w.brk, w.file, w.process, w.access];
+        let total: u64 = table.iter().sum();
+        let mut r = self.rng.below(total.max(1));
+        let mut kind = 0;
+        for (i, &wt) in table.iter().enumerate() {
+            if r < wt {
+                kind = i;
+                break;
+            }
+            r -= wt;
+        }
+        match kind {
+            0 => self.mmap(),
+            1 => Op::Munmap { addr: self.addr(), len: self.len() },
+            2 => self.mremap(),
+            3 => Op::Mprotect { addr: self.addr(), len: self.len(), prot: self.prot() },
+            4 => self.lock(),
+            5 => self.madvise(),
+            6 => self.brk(),
+            7 => self.file(),
+            8 => self.process(),
+            _ => self.access(),
+        }
+    }
+
+    fn mmap(&mut self) -> Op {
+        let len = self.len();
+        let mut flags = match self.rng.below(100) {
+            0..=69 => 0x02,
+            70..=89 => 0x01,
+            _ => self.rng.pick(&[0x00, 0x03, 0x08, 0x04]),
+        };
+        let use_fd = !self.fds.is_empty() && self.rng.chance(1, 6);
+        if !use_fd || self.rng.chance(1, 20) {
+            flags |= 0x20;
+        }
+        let mut addr = 0;
+        match self.rng.below(100) {
+            0..=44 => {
+                addr = self.addr();
+                if self.in_window(addr, len) {
+                    flags |= if self.rng.chance(1, 8) { 0x10_0000 } else { 0x10 };
+                }
+            }
+            45..=59 => addr = self.addr(),
+            _ => {}
+        }
+        for (bit, num) in [(0x8000, 10), (0x2000, 5), (0x4000, 10), (0x100, 3), (0x20000, 4), (0x10000, 2), (0x80000, 2), (0x40, 2)] {
+            if self.rng.chance(num, 100) {
+                flags |= bit;
+            }
+        }
+        let (fd, offset) = if use_fd {
+            (self.fds[self.rng.below(self.fds.len() as u64) as usize], self.rng.below(8) * P)
+        } else {
+            (u64::MAX, if self.rng.chance(1, 30) { self.rng.pick(&[1, P]) } else { 0 })
+        };
+        Op::Mmap { addr, len, prot: self.prot(), flags, fd, offset }
+    }
+
+    fn mremap(&mut self) -> Op {
+        let old_addr = self.addr();
+        let old_len = if self.rng.chance(1, 20) { 0 } else { self.len() };
+        let new_len = match self.rng.below(100) {
+            0..=29 => old_len.max(P),
+            30..=59 => old_len.saturating_add((1 + self.rng.below(8)) * P),
+            60..=84 => old_len.saturating_sub((1 + self.rng.below(4)) * P).max(self.rng.pick(&[0, P])),
+            _ => self.len(),
+        };
+        let mut flags = self.rng.below(8);
+        if self.rng.chance(1, 30) {
+            flags |= self.rng.pick(&[8, 0x10, 1 << 32]);
+        }
+        let new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) { self.addr() } else { 0 };
+        Op::Mremap { old_addr, old_len, new_len, flags, new_addr }
+    }
+
+    fn lock(&mut self) -> Op {
+        match self.rng.below(20) {
+            0..=7 => Op::Mlock { addr: self.addr(), len: self.len() },
+            8..=11 => Op::Mlock2 { addr: self.addr(), len: self.len(), flags: self.rng.pick(&[0, 1, 1, 2]) },
+            12..=17 => Op::Munlock { addr: self.addr(), len: self.len() },
+            18 => Op::Mlockall { flags: self.rng.pick(&[1, 2, 3, 5, 6, 7, 0, 4, 8]) },
+            _ => Op::Munlockall,
+        }
+    }
+
+    fn madvise(&mut self) -> Op {
+        let advice = match self.rng.below(100) {
+            0..=39 => 4,
+            40..=89 => self.rng.pick(&[0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24]),
+            _ => self.rng.pick(&[5, 7, 26, 100, 101, 104]),
+        };
+        Op::Madvise { addr: self.addr(), len: self.len(), advice }
+    }
+
+    fn brk(&mut self) -> Op {
+        let addr = match self.rng.below(10) {
+            0 => 0,
+            1 => self.start_brk.saturating_sub(P),
+            _ => self.initial_brk + self.rng.below(64) * P + self.rng.pick(&[0, 0, 5]),
+        };
+        Op::Brk { addr }
+    }
+
+    fn fd(&mut self) -> u64 {
+        if self.fds.is_empty() || self.rng.chance(1, 10) { self.rng.pick(&[999, u64::MAX]) } else { self.fds[self.rng.below(self.fds.len() as u64) as usize] }
+    }
+
+    fn file(&mut self) -> Op {
+        match self.rng.below(10) {
+            0..=2 => {
+                let name = if self.rng.chance(1, 20) { "n".repeat(250) } else { format!("f{}", self.rng.below(10)) };
+                Op::MemfdCreate { name, flags: self.rng.pick(&[0, 0, 1, 2, 8, 0x10, 0x18, 0x40]) }
+            }
+            3..=5 => {
+                let length = match self.rng.below(10) {
+                    0 => u64::MAX,
+                    1 => self.rng.below(16 * P),
+                    _ => self.rng.below(16) * P,
+                };
+                Op::Ftruncate { fd: self.fd(), length }
+            }
+            6..=8 => {
+                let n = 1 + self.rng.below(if self.rng.chance(1, 10) { 2 * P } else { 64 }) as usize;
+                let byte = b'a' + self.rng.below(26) as u8;
+                let offset = if self.rng.chance(1, 30) { u64::MAX } else { self.rng.below(16 * P) };
+                Op::Pwrite64 { fd: self.fd(), data: vec![byte; n], offset }
+            }
+            _ => Op::Close { fd: self.fd() },
+        }
+    }
+
+    fn process(&mut self) -> Op {
+        if !self.dropped_root && self.rng.chance(1, 30) {
+            return Op::Setuid { uid: 1000 };
+        }
+        let resource = self.rng.pick(&[2, 8, 9, 3]);
+        let (cur, max) = match resource {
+            8 => (self.rng.below(64) * P, self.memlock_max),
+            _ => (self.rng.pick(&[u64::MAX, u64::MAX, (64 + self.rng.below(1 << 20)) * P]), u64::MAX),
+        };
+        Op::Setrlimit { resource, cur, max }
+    }
+
+    fn access(&mut self) -> Op {
+        let addr = self.addr().wrapping_add(self.rng.below(P));
+        let len = if self.rng.chance(1, 10) { P + self.rng.below(P) } else { 1 + self.rng.below(64) };
+        match self.rng.below(10) {
+            0..=3 => Op::Load { addr, len },
+            4..=7 => Op::Store { addr, data: vec![b'A' + self.rng.below(26) as u8; len as usize] },
+            _ => Op::Fill { addr, len, byte: self.rng.below(256) as u8 },
+        }
+    }
+
+    /// Learn from an operation's (agreed) outcome: new mappings and descriptors become
+    /// targets of later operations.
+    pub fn observe(&mut self, op: &Op, outcome: &Outcome) {
+        let Outcome::Value(v) = *outcome else { return };
+        match *op {
+            Op::Mmap { len, .. } if len > 0 && len < (1 << 32) => self.known.push((v, len.div_ceil(P) * P)),
+            Op::Mremap { new_len, .. } if new_len < (1 << 32) => self.known.push((v, new_len.div_ceil(P) * P)),
+            Op::MemfdCreate { .. } => self.fds.push(v),
+            Op::Close { fd } => self.fds.retain(|&f| f != fd),
+            Op::Setuid { uid } if uid != 0 => self.dropped_root = true,
+            Op::Setrlimit { resource: 8, max, .. } => self.memlock_max = max,
+            _ => {}
+        }
+        if self.known.len() > 48 {
+            self.known.remove(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmspace::{MapsLine, SeedVma};
+
+    fn seed() -> Seed {
+        let lines = [
+            "555555554000-555555556000 r--p 00000000 fe:00 1 /bin/x",
+            "7ffff7fc3000-7ffff7fff000 r-xp 00000000 fe:00 2 /lib/ld.so",
+            "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 [stack]",
+        ];
+        Seed {
+            vmas: lines.iter().map(|l| SeedVma { line: MapsLine::parse(l).unwrap(), vm_flags: None, faulted: true }).collect(),
+            mmap_base: 0x7fff_f7ff_f000,
+            start_brk: 0x5555_5555_7000,
+            brk: 0x5555_5557_8000,
+            ..Seed::default()
+        }
+    }
+
+    #[test]
+    fn same_seed_same_sequence_and_never_unsafe() {
+        let s = seed();
+        let mut a = Generator::new(7, &s, Weights::default());
+        let mut b = Generator::new(7, &s, Weights::default());
+        for _ in 0..5000 {
+            let (x, y) = (a.next_op(), b.next_op());
+            assert_eq!(x, y);
+            assert!(a.is_safe(&x));
+            if let Op::Brk { addr } = x {
+                assert!(addr == 0 || addr >= s.brk || addr < s.start_brk);
+            }
+        }
+        let mut c = Generator::new(8, &s, Weights::default());
+        assert_ne!((0..50).map(|_| c.next_op()).collect::<Vec<_>>(), (0..50).map(|_| a.next_op()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unsafe_operations_are_recognised() {
+        let g = Generator::new(1, &seed(), Weights::default());
+        assert!(!g.is_safe(&Op::Munmap { addr: 0x7fff_f7fc_0000, len: 0x10000 }));
+        assert!(!g.is_safe(&Op::Mremap { old_addr: 0x7fff_f000_0000, old_len: 4096, new_len: 4096, flags: 3, new_addr: 0x7fff_f7fc_3000 }));
+        assert!(g.is_safe(&Op::Mremap { old_addr: 0x7fff_f000_0000, old_len: 4096, new_len: 4096, flags: 1, new_addr: 0x7fff_f7fc_3000 }));
+        assert!(!g.is_safe(&Op::Brk { addr: 0x5555_5555_8000 }));
+        assert!(g.is_safe(&Op::Mmap { addr: 0x7fff_f7fc_3000, len: 4096, prot: 3, flags: 0x22, fd: u64::MAX, offset: 0 }));
+        assert!(!g.is_safe(&Op::Mmap { addr: 0x7fff_f7fc_3000, len: 4096, prot: 3, flags: 0x32, fd: u64::MAX, offset: 0 }));
+    }
+}
