@@ -207,7 +207,7 @@ fn parse_prefix(line: &str) -> Prefix {
         }
         if rest.first() == Some(&b'[') {
             let mut i = pos + 1;
-            while i < b.len() && (b[i].is_ascii_hexdigit() || b[i] == b' ') {
+            while i < b.len() && (b[i].is_ascii_hexdigit() || b[i] == b' ' || b[i] == b'?') {
                 i += 1;
             }
             if i > pos + 1 && b.get(i) == Some(&b']') && line[pos + 1..i].trim() != "" {
@@ -939,41 +939,103 @@ impl<'a> StmtParser<'a> {
     }
 }
 
-/// Where the bytes of a parsed text came from: one line, or two halves of a split call.
-struct Origin<'a> {
-    /// The first (or only) line.
+/// A piece of a logical line: `text[at..]` comes from physical line `line` starting
+/// at byte `col`.
+#[derive(Copy, Clone, Debug)]
+struct Seg {
+    at: usize,
     line: usize,
-    orig: &'a str,
-    /// For a joined call: the length of the first half, and the resumed line with the
-    /// offset of its continuation.
-    second: Option<(usize, usize, &'a str, usize)>,
+    col: usize,
 }
 
-impl Origin<'_> {
-    fn error(&self, file: &str, f: &Fail) -> ParseError {
-        match self.second {
-            Some((first_len, line, orig, offset)) if f.start >= first_len => {
-                let s = f.start - first_len + offset;
-                let e = f.end.saturating_sub(first_len) + offset;
-                ParseError::at(file, line, orig, s, e, f.msg.clone())
-            }
-            Some((first_len, ..)) => {
-                let e = f.end.min(first_len);
-                ParseError::at(file, self.line, self.orig, f.start, e, f.msg.clone())
-            }
-            None => ParseError::at(file, self.line, self.orig, f.start, f.end, f.msg.clone()),
+/// A logical line: one physical line, or several joined (a call strace split into
+/// `<unfinished ...>` and `<... resumed>`, or a line strace interrupted with its own
+/// `strace: Process N attached` message), with where each piece came from.
+#[derive(Clone, Debug)]
+struct Text {
+    s: String,
+    segs: Vec<Seg>,
+}
+
+impl Text {
+    fn physical(line: usize, s: &str) -> Self {
+        Text {
+            s: s.to_string(),
+            segs: vec![Seg {
+                at: 0,
+                line,
+                col: 0,
+            }],
         }
     }
+
+    fn first_line(&self) -> usize {
+        self.segs[0].line
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.s.truncate(len);
+        let keep = self
+            .segs
+            .iter()
+            .filter(|g| g.at < len.max(1))
+            .count()
+            .max(1);
+        self.segs.truncate(keep);
+    }
+
+    /// Append `other.s[from..]`.
+    fn append(&mut self, other: &Text, from: usize) {
+        let base = self.s.len();
+        self.s.push_str(&other.s[from..]);
+        for (i, g) in other.segs.iter().enumerate() {
+            let end = other.segs.get(i + 1).map_or(other.s.len(), |n| n.at);
+            if end <= from && i + 1 < other.segs.len() {
+                continue;
+            }
+            let skip = from.saturating_sub(g.at);
+            self.segs.push(Seg {
+                at: base + g.at.max(from) - from,
+                line: g.line,
+                col: g.col + skip,
+            });
+        }
+    }
+
+    /// The physical line and byte column of `pos`.
+    fn locate(&self, pos: usize) -> (usize, usize) {
+        let g = self
+            .segs
+            .iter()
+            .rev()
+            .find(|g| g.at <= pos)
+            .unwrap_or(&self.segs[0]);
+        (g.line, g.col + (pos - g.at.min(pos)))
+    }
+}
+
+/// Where strace's own `strace: Process N attached` message interrupts a line (it does
+/// when tracing to stderr): the byte where the message starts, if the line ends with it.
+fn embedded_strace_message(line: &str) -> Option<usize> {
+    let k = line.rfind("strace: Process ")?;
+    if k == 0 {
+        return None;
+    }
+    let rest = &line[k + "strace: Process ".len()..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let word = rest[digits..].strip_prefix(' ')?;
+    (digits > 0 && !word.is_empty() && word.bytes().all(|c| c.is_ascii_alphabetic())).then_some(k)
 }
 
 /// A call waiting for its `<... resumed>` half.
 enum Pending {
     Supported {
-        line: usize,
         name: &'static str,
-        /// The line up to the marker (its prefix included).
-        first: String,
+        /// The logical line up to the marker (its prefix included).
+        first: Text,
         body: usize,
+        /// Physical line and byte column of the `<unfinished ...>` marker.
+        marker_at: (usize, usize),
     },
     Unsupported {
         line: usize,
@@ -984,7 +1046,8 @@ enum Pending {
 impl Pending {
     fn line(&self) -> usize {
         match self {
-            Pending::Supported { line, .. } | Pending::Unsupported { line, .. } => *line,
+            Pending::Supported { first, .. } => first.first_line(),
+            Pending::Unsupported { line, .. } => *line,
         }
     }
 
@@ -1006,7 +1069,7 @@ struct Driver<'a> {
 }
 
 fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), ParseError> {
-    let lines = text
+    let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
@@ -1018,8 +1081,18 @@ fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), P
         skipped: Vec::new(),
         pending: BTreeMap::new(),
     };
-    for i in 0..d.lines.len() {
-        d.line(i + 1)?;
+    let mut i = 0;
+    while i < d.lines.len() {
+        let mut t = Text::physical(i + 1, d.lines[i]);
+        i += 1;
+        while let Some(k) = embedded_strace_message(&t.s) {
+            t.truncate(k);
+            if i < d.lines.len() {
+                t.append(&Text::physical(i + 1, d.lines[i]), 0);
+                i += 1;
+            }
+        }
+        d.line(&t)?;
     }
     for (_, p) in std::mem::take(&mut d.pending) {
         d.never_resumed(p)?;
@@ -1034,10 +1107,13 @@ fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), P
     ))
 }
 
-impl<'a> Driver<'a> {
-    fn err_at(&self, line: usize, start: usize, end: usize, msg: String) -> ParseError {
+impl Driver<'_> {
+    fn error(&self, t: &Text, f: &Fail) -> ParseError {
+        let (line, start) = t.locate(f.start);
+        let (end_line, end) = t.locate(f.end.max(f.start + 1) - 1);
+        let end = if end_line == line { end + 1 } else { start + 1 };
         let orig = self.lines.get(line - 1).copied().unwrap_or("");
-        ParseError::at(self.file, line, orig, start, end, msg)
+        ParseError::at(self.file, line, orig, start, end, f.msg.clone())
     }
 
     fn skip(&mut self, line: usize, name: &str, reason: impl Into<String>) {
@@ -1051,72 +1127,67 @@ impl<'a> Driver<'a> {
     fn never_resumed(&mut self, p: Pending) -> Result<(), ParseError> {
         match p {
             Pending::Unsupported { .. } => Ok(()),
-            Pending::Supported { line, name, .. } => {
+            Pending::Supported {
+                name,
+                first,
+                marker_at: (line, col),
+                ..
+            } => {
                 if self.mode == Mode::Script {
-                    let orig = self.lines[line - 1];
-                    let at = orig.find("<unfinished").unwrap_or(0);
-                    return Err(self.err_at(
+                    let orig = self.lines.get(line - 1).copied().unwrap_or("");
+                    return Err(ParseError::at(
+                        self.file,
                         line,
-                        at,
-                        at + 16,
+                        orig,
+                        col,
+                        col + "<unfinished ...>".len(),
                         format!("`{name}` is <unfinished ...> and never resumed"),
                     ));
                 }
-                self.skip(line, name, "unfinished and never resumed");
+                self.skip(first.first_line(), name, "unfinished and never resumed");
                 Ok(())
             }
         }
     }
 
-    fn line(&mut self, no: usize) -> Result<(), ParseError> {
-        let line = self.lines[no - 1];
-        let prefix = parse_prefix(line);
-        let body = &line[prefix.body..];
+    fn line(&mut self, t: &Text) -> Result<(), ParseError> {
+        let prefix = parse_prefix(&t.s);
+        let body = &t.s[prefix.body..];
         let noise = ["+++", "---", "strace: ", "|", "> "];
         if body.is_empty() || body.starts_with('#') || noise.iter().any(|n| body.starts_with(n)) {
             return Ok(());
         }
         if body.starts_with("<...") {
-            return self.resumed(no, prefix);
+            return self.resumed(t, prefix);
         }
-        let origin = Origin {
-            line: no,
-            orig: line,
-            second: None,
-        };
-        self.statement(line, prefix.body, prefix.pid, &origin)
+        self.statement(t, prefix.body, prefix.pid)
     }
 
-    /// Parse a statement in `text` (the line, or a joined split call) from `body`.
-    fn statement(
-        &mut self,
-        text: &str,
-        body: usize,
-        pid: Option<u32>,
-        origin: &Origin<'_>,
-    ) -> Result<(), ParseError> {
+    /// Parse a statement in `t` from byte `body`.
+    fn statement(&mut self, t: &Text, body: usize, pid: Option<u32>) -> Result<(), ParseError> {
         let mut p = StmtParser {
-            lx: Lexer::new(text, body),
+            lx: Lexer::new(&t.s, body),
             mode: self.mode,
             nodes: 0,
             depth: 0,
         };
         // A line of nothing but trivia (`/* ... */`).
         match p.peek() {
-            Ok(t) if t.tok == Tok::Eof => return Ok(()),
+            Ok(tok) if tok.tok == Tok::Eof => return Ok(()),
             Ok(_) => {}
-            Err(f) => return Err(origin.error(self.file, &f)),
+            Err(f) => return Err(self.error(t, &f)),
         }
-        let no = origin.line;
+        let no = t.first_line();
+        let unfinished_line = t.s.trim_end().ends_with("<unfinished ...>");
         let parsed = match p.statement() {
             Ok(parsed) => parsed,
-            Err(LineErr::Syntax(f)) => return Err(origin.error(self.file, &f)),
+            Err(LineErr::Syntax(f)) => return Err(self.error(t, &f)),
             Err(LineErr::Unrepresentable { name, fail }) => {
                 if self.mode == Mode::Script {
-                    return Err(origin.error(self.file, &fail));
+                    return Err(self.error(t, &fail));
                 }
                 self.skip(no, &name, fail.msg);
-                if text.trim_end().ends_with("<unfinished ...>") && origin.second.is_none() {
+                if unfinished_line {
                     self.start_pending(pid, Pending::Unsupported { line: no, name })?;
                 }
                 return Ok(());
@@ -1126,7 +1197,7 @@ impl<'a> Driver<'a> {
             Parsed::Stmt { bind, call, expect } => {
                 self.stmts.push(Stmt {
                     line: no,
-                    source: text.to_string(),
+                    source: t.s.clone(),
                     bind,
                     call,
                     expect,
@@ -1134,25 +1205,20 @@ impl<'a> Driver<'a> {
                 });
             }
             Parsed::Unfinished { name, marker } => {
-                if origin.second.is_some() {
-                    let f = Fail::new(
-                        marker,
-                        marker + 16,
-                        "a resumed call cannot be unfinished again",
-                    );
-                    return Err(origin.error(self.file, &f));
+                let marker_at = t.locate(marker);
+                let mut first = t.clone();
+                let mut cut = marker;
+                if t.s[..cut].ends_with(' ') {
+                    cut -= 1;
                 }
-                let mut first = text[..marker].to_string();
-                if first.ends_with(' ') {
-                    first.pop();
-                }
+                first.truncate(cut);
                 self.start_pending(
                     pid,
                     Pending::Supported {
-                        line: no,
                         name,
                         first,
                         body,
+                        marker_at,
                     },
                 )?;
             }
@@ -1171,10 +1237,10 @@ impl<'a> Driver<'a> {
                             names::SCRIPT_CALLS.join(", ")
                         ),
                     );
-                    return Err(origin.error(self.file, &f));
+                    return Err(self.error(t, &f));
                 }
                 self.skip(no, &name, "not a supported call");
-                if text.trim_end().ends_with("<unfinished ...>") && origin.second.is_none() {
+                if unfinished_line {
                     self.start_pending(pid, Pending::Unsupported { line: no, name })?;
                 }
             }
@@ -1190,8 +1256,8 @@ impl<'a> Driver<'a> {
     }
 
     /// `<... NAME resumed>REST`
-    fn resumed(&mut self, no: usize, prefix: Prefix) -> Result<(), ParseError> {
-        let line = self.lines[no - 1];
+    fn resumed(&mut self, t: &Text, prefix: Prefix) -> Result<(), ParseError> {
+        let line = t.s.as_str();
         let b = line.as_bytes();
         let start = prefix.body;
         let mut i = skip_blanks(b, start + 4);
@@ -1204,19 +1270,14 @@ impl<'a> Driver<'a> {
         let name = &line[name_start..i];
         let j = skip_blanks(b, i);
         if name.is_empty() || !line[j..].starts_with("resumed>") {
-            return Err(self.err_at(
-                no,
-                start,
-                j.max(start + 4),
-                "expected `<... NAME resumed>`".to_string(),
-            ));
+            let f = Fail::new(start, j.max(start + 4), "expected `<... NAME resumed>`");
+            return Err(self.error(t, &f));
         }
         let mut rest = j + "resumed>".len();
         if line[rest..].starts_with(" <unfinished ...>") {
             rest += " <unfinished ...>".len();
         }
-        let pending = self.pending.remove(&prefix.pid);
-        let pending = match pending {
+        let pending = match self.pending.remove(&prefix.pid) {
             Some(p) if p.name() == name => p,
             other => {
                 let why = match &other {
@@ -1231,10 +1292,10 @@ impl<'a> Driver<'a> {
                     self.never_resumed(p)?;
                 }
                 if self.mode == Mode::Script {
-                    return Err(self.err_at(no, start, j + 8, why));
+                    return Err(self.error(t, &Fail::new(start, j + 8, why)));
                 }
                 if names::syscall(name).is_some() {
-                    self.skip(no, name, "resumed without its start");
+                    self.skip(t.first_line(), name, "resumed without its start");
                 }
                 return Ok(());
             }
@@ -1242,19 +1303,10 @@ impl<'a> Driver<'a> {
         match pending {
             Pending::Unsupported { .. } => Ok(()),
             Pending::Supported {
-                line: first_no,
-                first,
-                body,
-                ..
+                mut first, body, ..
             } => {
-                let joined = format!("{first}{}", &line[rest..]);
-                let orig = self.lines[first_no - 1];
-                let origin = Origin {
-                    line: first_no,
-                    orig,
-                    second: Some((first.len(), no, line, rest)),
-                };
-                self.statement(&joined, body, prefix.pid, &origin)
+                first.append(t, rest);
+                self.statement(&first, body, prefix.pid)
             }
         }
     }
