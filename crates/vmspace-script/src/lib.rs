@@ -43,6 +43,8 @@ mod lex;
 mod names;
 mod parse;
 mod print;
+#[cfg(test)]
+mod proptests;
 mod run;
 
 pub use ast::{Arg, BinOp, Call, Expect, Expr, FillByte, Radix, Script, Stmt, StrLit};
