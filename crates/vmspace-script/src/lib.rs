@@ -31,8 +31,47 @@
 //!   [`Env`]; [`check`] compares a [`vmspace::Outcome`] with an [`Expect`].
 //! - [`Runner`] does all of that over any [`vmspace::Backend`].
 //!
-//! The language is described in the project's DESIGN.md ("One script language for
-//! everything").
+//! # The language
+//!
+//! The language is specified in the project's DESIGN.md ("One script language for
+//! everything"). In short, and with the details this crate settles:
+//!
+//! ```text
+//! line      := prefix* (stmt | noise)? comment?
+//! prefix    := "[pid N]" | N (a pid, first on the line) | timestamp (-t/-tt/-ttt/-r)
+//!            | "[  N]" (-n) | "[hex]" or "[????]" (-i)
+//! stmt      := ("$" name "=")? call (("=" | "!=") result)? paren-note* duration?
+//! call      := syscall "(" args ")" | "store(" e "," string ")" | "load(" e "," e ")"
+//!            | "fill(" e "," e "," (e | 'c') ")" | "maps()" | "vmas(" e "," e ")"
+//! result    := expr | "-1" ERRNO | "-1 (errno N)" | string | SIGSEGV | SIGBUS | "?" ...
+//! expr      := term (("|" | "<<" | "+" | "-" | "*") term)*     (C precedence)
+//! term      := N | 0xN | 0N (octal) | Np (pages) | $name | NULL | NAME | "-" term
+//!            | "(" expr ")" | N "<" fd-decoration ">"
+//! string    := '"' C escapes '"' "..."?   ("..." = strace truncated it)
+//! comment   := "#" ... | "/*" ... "*/"
+//! noise     := "+++ ... +++" | "--- SIG... ---" | "strace: ..." | " | hexdump" | " > frame"
+//! ```
+//!
+//! - Arithmetic wraps at 64 bits: `-1` is `0xffffffffffffffff`. Besides DESIGN.md's
+//!   `+` and `-`, expressions take strace's `*` (`8192*1024`) and `<<`
+//!   (`21<<MAP_HUGE_SHIFT`), and parentheses.
+//! - Symbolic names are checked against the argument they stand in: `PROT_*` only in a
+//!   protection, `MADV_*` only in an advice, and so on (`MAP_ANON` and `MAP_ANONYMOUS`
+//!   are both accepted). Unknown bits are written as numbers.
+//! - An errno strace has no name for is written `-1 (errno N)`, as strace prints it.
+//! - A call strace split into `<unfinished ...>` and `<... name resumed>` is joined per
+//!   pid. The statement takes the position of the second half (when the call
+//!   completed, which is when its result exists) and the line number of the first.
+//! - A line strace interrupted with its own `strace: Process N attached` message (it
+//!   does when tracing to stderr) is joined with the next line, which continues it.
+//! - In logs, `mremap` with `MREMAP_DONTUNMAP` and four arguments (strace 6.1 does not
+//!   print `new_address` then) reads as new_address `NULL`, written out in the tree.
+//! - `pwrite64` with a string strace truncated writes the bytes shown and zeros up to
+//!   the count ([`MAX_PADDED_PWRITE`] bytes at most).
+//! - Errors carry the physical line and column even inside a joined line.
+//! - Expressions are bounded (256 terms, 32 levels of nesting) so that no input can
+//!   exhaust the stack; every pass over the input is linear in its length, give or take
+//!   the joins above.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -5,7 +5,8 @@
 //! `-i` instruction pointers), which are taken off before the statement is parsed.
 //! Lines strace writes that are not calls (`+++ exited with 0 +++`, `--- SIGSEGV {...}
 //! ---`, `strace: Process 1234 attached`, `-e write=` hex dumps, `-k` stack frames) are
-//! passed over. A call strace split into `<unfinished ...>` and `<... name resumed>`
+//! passed over, and so is the `-C` summary table at the end (from its `% time` header
+//! on). A call strace split into `<unfinished ...>` and `<... name resumed>`
 //! halves is joined back per pid and parsed as one line.
 //!
 //! The two entry points differ only in what they do with calls the engine cannot run:
@@ -1083,6 +1084,10 @@ fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), P
     };
     let mut i = 0;
     while i < d.lines.len() {
+        // strace -c/-C: the summary table ends the log.
+        if d.lines[i].trim_start().starts_with("% time ") {
+            break;
+        }
         let mut t = Text::physical(i + 1, d.lines[i]);
         i += 1;
         while let Some(k) = embedded_strace_message(&t.s) {

@@ -626,9 +626,9 @@ fn real_logs_parse_and_agree_across_option_sets() {
     // Every -f variant (-o, stderr, -t, -tt -T, -ttt, -r, -n -i, -y -X verbose -tt -T)
     // reads to the same calls of the main thread, with the same values.
     assert_eq!(by_shape.len(), 1, "{by_shape:#?}");
-    // The single-process variants agree with each other too (abbrev, raw, verbose, -y,
+    // The single-process variants agree with each other too (abbrev, raw, verbose, -y, -C,
     // and -s 8 apart from the data strace cut off).
-    let single = ["y.log", "Xraw.log", "Xverbose.log", "s8.log"];
+    let single = ["y.log", "Xraw.log", "Xverbose.log", "s8.log", "C.log"];
     let first = main_thread_shapes(single[0]);
     assert!(first.len() > 50);
     for name in single {
