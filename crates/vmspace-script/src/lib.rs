@@ -85,6 +85,7 @@ mod print;
 #[cfg(test)]
 mod proptests;
 mod run;
+mod stmt;
 
 pub use ast::{Arg, BinOp, Call, Expect, Expr, FillByte, Radix, Script, Stmt, StrLit};
 pub use check::{Mismatch, check, vmas_text};
