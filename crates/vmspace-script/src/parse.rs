@@ -149,7 +149,32 @@ fn skip_blanks(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Take off `[pid N]`, `N ` (a pid), timestamps, `[ N]` and `[hex]`.
+/// After a pid ending at `i`: skip `-Y`'s `<comm>` if the byte after its `>` is
+/// `close` (or a blank when `close` is 0).
+fn skip_comm(b: &[u8], i: usize, close: u8) -> usize {
+    if b.get(i) != Some(&b'<') {
+        return i;
+    }
+    // A comm is at most 15 bytes, escaped by strace; allow some room.
+    let end = b.len().min(i + 80);
+    for j in i + 1..end {
+        if b[j] == b'>' {
+            let next = b.get(j + 1).copied().unwrap_or(b' ');
+            let fits = if close == 0 {
+                next == b' ' || next == b'\t'
+            } else {
+                next == close
+            };
+            if fits {
+                return j + 1;
+            }
+        }
+    }
+    i
+}
+
+/// Take off `[pid N]`, `N ` (a pid, with `-Y`'s `<comm>`), timestamps, `[ N]` and
+/// `[hex]`.
 fn parse_prefix(line: &str) -> Prefix {
     let b = line.as_bytes();
     let mut pos = skip_blanks(b, 0);
@@ -164,7 +189,7 @@ fn parse_prefix(line: &str) -> Prefix {
                 i += 1;
             }
             let n = line[ds..i].parse::<u32>().ok();
-            let j = skip_blanks(b, i);
+            let j = skip_blanks(b, skip_comm(b, i, b']'));
             match n {
                 Some(n) if b.get(j) == Some(&b']') => {
                     pid = Some(n);
@@ -180,10 +205,14 @@ fn parse_prefix(line: &str) -> Prefix {
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b':') {
                 i += 1;
             }
+            let run_end = i;
+            if first {
+                i = skip_comm(b, i, 0);
+            }
             if i >= b.len() || !(b[i] == b' ' || b[i] == b'\t') {
                 break;
             }
-            let run = &line[pos..i];
+            let run = &line[pos..run_end];
             if run.bytes().all(|c| c.is_ascii_digit()) {
                 match (first, run.parse::<u32>()) {
                     (true, Ok(n)) => pid = Some(n),
@@ -340,6 +369,7 @@ struct Driver<'a> {
 }
 
 fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -608,5 +638,8 @@ mod tests {
         assert_eq!(p("4790       0.000011 x"), (Some(4790), "x"));
         assert_eq!(p("12 34 x"), (Some(12), "34 x"));
         assert_eq!(p("[pid x] y"), (None, "[pid x] y"));
+        assert_eq!(p("[pid 24494<p>] m(x)"), (Some(24494), "m(x)"));
+        assert_eq!(p("24498<p> m(x)"), (Some(24498), "m(x)"));
+        assert_eq!(p("24498<a b>c> 10:00:00.1 m(x)"), (Some(24498), "m(x)"));
     }
 }

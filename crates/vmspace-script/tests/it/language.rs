@@ -744,3 +744,14 @@ fn expectations_must_fit_the_call() {
     assert!(error("$a = load(0, 1)").contains("only a system call's result can be bound"));
     assert!(error("load(0, 1) != 3").contains("`!=` is for system call results"));
 }
+
+#[test]
+fn line_endings_empty_files_and_byte_order_marks() {
+    let s = script("munmap(0, 1)\r\nmunmap(0, 2) = 0\r\n");
+    assert_eq!(s.stmts.len(), 2);
+    assert_eq!(s.stmts[1].source, "munmap(0, 2) = 0");
+    assert!(script("").stmts.is_empty());
+    assert!(script("\n\n# nothing\n").stmts.is_empty());
+    assert_eq!(script("\u{feff}munmap(0, 1)").stmts.len(), 1);
+    assert_eq!(script("munmap(0, 1)").stmts.len(), 1);
+}

@@ -63,6 +63,14 @@ fn every_supported_call_in_every_prefix_form() {
         ),
         ("mmap(NULL, 16384, 0x3, 0x22, -1, 0) = 0x7f492ae15000", None),
         (
+            "[pid 24494<p>] mmap(NULL, 16384, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f492ae15000",
+            Some(24494),
+        ),
+        (
+            "24498<p> mmap(NULL, 16384, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f492ae15000",
+            Some(24498),
+        ),
+        (
             "4835  10:00:52.033819 mmap(NULL, 16384, 0x3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0) = 0x7f492ae15000 <0.000011>",
             Some(4835),
         ),
