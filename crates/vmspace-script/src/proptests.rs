@@ -198,8 +198,16 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         })
 }
 
+/// 512 cases, or `PROPTEST_CASES` from the environment for a longer run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases(512)))]
 
     #[test]
     fn printed_scripts_parse_back_to_the_same_tree(stmts in proptest::collection::vec(stmt(), 0..8)) {

@@ -271,7 +271,7 @@ fn any_op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2048))]
+    #![proptest_config(ProptestConfig::with_cases(crate::util::cases(2048)))]
 
     #[test]
     fn format_op_parses_back_to_the_same_op(o in any_op()) {

@@ -65,3 +65,12 @@ pub(crate) fn fixtures() -> Vec<String> {
     v.sort();
     v
 }
+
+/// A proptest case count: `default`, or `PROPTEST_CASES` from the environment for a
+/// longer run.
+pub(crate) fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
