@@ -1,0 +1,645 @@
+//! The parser: scripts and strace logs, one grammar.
+//!
+//! A file is read line by line. Each line may start with strace's prefixes (a `-f` pid
+//! as `[pid 1234] ` or `1234 `, `-t`/`-tt`/`-ttt`/`-r` timestamps, `-n` syscall numbers,
+//! `-i` instruction pointers), which are taken off before the statement is parsed.
+//! Lines strace writes that are not calls (`+++ exited with 0 +++`, `--- SIGSEGV {...}
+//! ---`, `strace: Process 1234 attached`, `-e write=` hex dumps, `-k` stack frames) are
+//! passed over, and so is the `-C` summary table at the end (from its `% time` header
+//! on). A call strace split into `<unfinished ...>` and `<... name resumed>`
+//! halves is joined back per pid and parsed as one line.
+//!
+//! The two entry points differ only in what they do with calls the engine cannot run:
+//! [`parse_script`] rejects them, [`parse_strace_log`] reports them in
+//! [`StraceLog::skipped`] and goes on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::ast::{Script, Stmt};
+use crate::lex::{Fail, Tok, is_ident_char, is_ident_start};
+use crate::names;
+use crate::stmt::{LineErr, Mode, Parsed, StmtParser};
+
+/// A file that could not be parsed: where, what was expected, and the line itself.
+///
+/// Displays like a compiler diagnostic:
+///
+/// ```text
+/// demo.vms:3:11: error: expected `,` or `)` after argument 1 of `munmap`, found `4p`
+///   |
+/// 3 | munmap($a 4p)
+///   |           ^^
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// The file name given to the parser.
+    pub file: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// What went wrong, usually "expected X, found Y".
+    pub message: String,
+    /// The offending line, verbatim.
+    pub source_line: String,
+    /// How many characters the caret underlines (at least 1).
+    pub width: usize,
+}
+
+impl ParseError {
+    fn at(file: &str, line: usize, text: &str, start: usize, end: usize, msg: String) -> Self {
+        let count = |s: Option<&str>, fallback: usize| s.map_or(fallback, |s| s.chars().count());
+        let start = start.min(text.len());
+        let end = end.clamp(start, text.len());
+        let column = count(text.get(..start), start) + 1;
+        let width = count(text.get(start..end), end - start).max(1);
+        ParseError {
+            file: file.to_string(),
+            line,
+            column,
+            message: msg,
+            source_line: text.to_string(),
+            width,
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let num = self.line.to_string();
+        let pad = " ".repeat(num.len());
+        writeln!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{num} | {}", self.source_line)?;
+        // Keep tabs in the caret line so the caret lands under the same character.
+        let lead: String = self
+            .source_line
+            .chars()
+            .take(self.column - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        write!(f, "{pad} | {lead}{}", "^".repeat(self.width))
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A line of an strace log that names a call the engine cannot run, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// 1-based line number.
+    pub line: usize,
+    /// The call's name as strace printed it.
+    pub call_name: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// An strace log, parsed: the calls that can be run, and the ones that were skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StraceLog {
+    /// The runnable calls, with the results strace saw as expectations.
+    pub script: Script,
+    /// Calls outside the supported set, and supported calls strace printed in a form
+    /// that cannot be run (a `prlimit64` query, a buffer shown as an address, ...).
+    pub skipped: Vec<Skipped>,
+}
+
+/// Parse a script. Strict: any line that is not a supported call, a comment, a blank
+/// or strace noise is an error, and so is a call the engine cannot run. Lines of real
+/// strace output are accepted as they are.
+///
+/// # Errors
+/// The first line that does not parse, with its position and what was expected.
+pub fn parse_script(file_name: &str, text: &str) -> Result<Script, ParseError> {
+    parse(file_name, text, Mode::Script).map(|(s, _)| s)
+}
+
+/// Parse an strace log. Lenient about calls: a call outside the supported set (or one
+/// printed in a form that cannot be run) is recorded in [`StraceLog::skipped`] and
+/// passed over. Still strict about syntax: a supported call that does not parse is an
+/// error.
+///
+/// `mremap` with `MREMAP_DONTUNMAP` but no fifth argument (older strace does not print
+/// it) is read as having `new_address` `NULL`, written out explicitly in the tree.
+///
+/// # Errors
+/// The first line that does not parse.
+pub fn parse_strace_log(file_name: &str, text: &str) -> Result<StraceLog, ParseError> {
+    parse(file_name, text, Mode::Strace).map(|(script, skipped)| StraceLog { script, skipped })
+}
+
+/// The strace prefixes of a line.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Prefix {
+    pid: Option<u32>,
+    /// Where the body starts.
+    body: usize,
+}
+
+fn skip_blanks(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// After a pid ending at `i`: skip `-Y`'s `<comm>` if the byte after its `>` is
+/// `close` (or a blank when `close` is 0).
+fn skip_comm(b: &[u8], i: usize, close: u8) -> usize {
+    if b.get(i) != Some(&b'<') {
+        return i;
+    }
+    // A comm is at most 15 bytes, escaped by strace; allow some room.
+    let end = b.len().min(i + 80);
+    for j in i + 1..end {
+        if b[j] == b'>' {
+            let next = b.get(j + 1).copied().unwrap_or(b' ');
+            let fits = if close == 0 {
+                next == b' ' || next == b'\t'
+            } else {
+                next == close
+            };
+            if fits {
+                return j + 1;
+            }
+        }
+    }
+    i
+}
+
+/// Take off `[pid N]`, `N ` (a pid, with `-Y`'s `<comm>`), timestamps, `[ N]` and
+/// `[hex]`.
+fn parse_prefix(line: &str) -> Prefix {
+    let b = line.as_bytes();
+    let mut pos = skip_blanks(b, 0);
+    let mut pid = None;
+    let mut first = true;
+    loop {
+        let rest = &b[pos..];
+        if rest.starts_with(b"[pid") {
+            let mut i = skip_blanks(b, pos + 4);
+            let ds = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let n = line[ds..i].parse::<u32>().ok();
+            let j = skip_blanks(b, skip_comm(b, i, b']'));
+            match n {
+                Some(n) if b.get(j) == Some(&b']') => {
+                    pid = Some(n);
+                    pos = skip_blanks(b, j + 1);
+                    first = false;
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        if rest.first().is_some_and(u8::is_ascii_digit) {
+            let mut i = pos;
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b':') {
+                i += 1;
+            }
+            let run_end = i;
+            if first {
+                i = skip_comm(b, i, 0);
+            }
+            if i >= b.len() || !(b[i] == b' ' || b[i] == b'\t') {
+                break;
+            }
+            let run = &line[pos..run_end];
+            if run.bytes().all(|c| c.is_ascii_digit()) {
+                match (first, run.parse::<u32>()) {
+                    (true, Ok(n)) => pid = Some(n),
+                    _ => break,
+                }
+            }
+            pos = skip_blanks(b, i);
+            first = false;
+            continue;
+        }
+        if rest.first() == Some(&b'[') {
+            let mut i = pos + 1;
+            while i < b.len() && (b[i].is_ascii_hexdigit() || b[i] == b' ' || b[i] == b'?') {
+                i += 1;
+            }
+            if i > pos + 1 && b.get(i) == Some(&b']') && line[pos + 1..i].trim() != "" {
+                pos = skip_blanks(b, i + 1);
+                first = false;
+                continue;
+            }
+        }
+        break;
+    }
+    Prefix { pid, body: pos }
+}
+
+/// A piece of a logical line: `text[at..]` comes from physical line `line` starting
+/// at byte `col`.
+#[derive(Copy, Clone, Debug)]
+struct Seg {
+    at: usize,
+    line: usize,
+    col: usize,
+}
+
+/// A logical line: one physical line, or several joined (a call strace split into
+/// `<unfinished ...>` and `<... resumed>`, or a line strace interrupted with its own
+/// `strace: Process N attached` message), with where each piece came from.
+#[derive(Clone, Debug)]
+struct Text {
+    s: String,
+    segs: Vec<Seg>,
+}
+
+impl Text {
+    fn physical(line: usize, s: &str) -> Self {
+        Text {
+            s: s.to_string(),
+            segs: vec![Seg {
+                at: 0,
+                line,
+                col: 0,
+            }],
+        }
+    }
+
+    fn first_line(&self) -> usize {
+        self.segs[0].line
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.s.truncate(len);
+        let keep = self
+            .segs
+            .iter()
+            .filter(|g| g.at < len.max(1))
+            .count()
+            .max(1);
+        self.segs.truncate(keep);
+    }
+
+    /// Append `other.s[from..]`.
+    fn append(&mut self, other: &Text, from: usize) {
+        let base = self.s.len();
+        self.s.push_str(&other.s[from..]);
+        for (i, g) in other.segs.iter().enumerate() {
+            let end = other.segs.get(i + 1).map_or(other.s.len(), |n| n.at);
+            if end <= from && i + 1 < other.segs.len() {
+                continue;
+            }
+            let skip = from.saturating_sub(g.at);
+            self.segs.push(Seg {
+                at: base + g.at.max(from) - from,
+                line: g.line,
+                col: g.col + skip,
+            });
+        }
+    }
+
+    /// The physical line and byte column of `pos`.
+    fn locate(&self, pos: usize) -> (usize, usize) {
+        let g = self
+            .segs
+            .iter()
+            .rev()
+            .find(|g| g.at <= pos)
+            .unwrap_or(&self.segs[0]);
+        (g.line, g.col + (pos - g.at.min(pos)))
+    }
+}
+
+/// Where strace's own `strace: Process N attached` message interrupts a line (it does
+/// when tracing to stderr): the byte where the message starts, if the line ends with it.
+fn embedded_strace_message(line: &str) -> Option<usize> {
+    let k = line.rfind("strace: Process ")?;
+    if k == 0 {
+        return None;
+    }
+    let rest = &line[k + "strace: Process ".len()..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let word = rest[digits..].strip_prefix(' ')?;
+    (digits > 0 && !word.is_empty() && word.bytes().all(|c| c.is_ascii_alphabetic())).then_some(k)
+}
+
+/// A call waiting for its `<... resumed>` half.
+enum Pending {
+    Supported {
+        name: &'static str,
+        /// The logical line up to the marker (its prefix included).
+        first: Text,
+        body: usize,
+        /// Physical line and byte column of the `<unfinished ...>` marker.
+        marker_at: (usize, usize),
+    },
+    Unsupported {
+        line: usize,
+        name: String,
+    },
+}
+
+impl Pending {
+    fn line(&self) -> usize {
+        match self {
+            Pending::Supported { first, .. } => first.first_line(),
+            Pending::Unsupported { line, .. } => *line,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Pending::Supported { name, .. } => name,
+            Pending::Unsupported { name, .. } => name,
+        }
+    }
+}
+
+struct Driver<'a> {
+    file: &'a str,
+    mode: Mode,
+    lines: Vec<&'a str>,
+    stmts: Vec<Stmt>,
+    skipped: Vec<Skipped>,
+    pending: BTreeMap<Option<u32>, Pending>,
+}
+
+fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let mut d = Driver {
+        file,
+        mode,
+        lines,
+        stmts: Vec::new(),
+        skipped: Vec::new(),
+        pending: BTreeMap::new(),
+    };
+    let mut i = 0;
+    while i < d.lines.len() {
+        // strace -c/-C: the summary table ends the log.
+        if d.lines[i].trim_start().starts_with("% time ") {
+            break;
+        }
+        let mut t = Text::physical(i + 1, d.lines[i]);
+        i += 1;
+        while let Some(k) = embedded_strace_message(&t.s) {
+            t.truncate(k);
+            if i < d.lines.len() {
+                t.append(&Text::physical(i + 1, d.lines[i]), 0);
+                i += 1;
+            }
+        }
+        d.line(&t)?;
+    }
+    for (_, p) in std::mem::take(&mut d.pending) {
+        d.never_resumed(p)?;
+    }
+    d.skipped.sort_by_key(|s| s.line);
+    Ok((
+        Script {
+            file_name: file.to_string(),
+            stmts: d.stmts,
+        },
+        d.skipped,
+    ))
+}
+
+impl Driver<'_> {
+    fn error(&self, t: &Text, f: &Fail) -> ParseError {
+        let (line, start) = t.locate(f.start);
+        let (end_line, end) = t.locate(f.end.max(f.start + 1) - 1);
+        let end = if end_line == line { end + 1 } else { start + 1 };
+        let orig = self.lines.get(line - 1).copied().unwrap_or("");
+        ParseError::at(self.file, line, orig, start, end, f.msg.clone())
+    }
+
+    fn skip(&mut self, line: usize, name: &str, reason: impl Into<String>) {
+        self.skipped.push(Skipped {
+            line,
+            call_name: name.to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    fn never_resumed(&mut self, p: Pending) -> Result<(), ParseError> {
+        match p {
+            Pending::Unsupported { .. } => Ok(()),
+            Pending::Supported {
+                name,
+                first,
+                marker_at: (line, col),
+                ..
+            } => {
+                if self.mode == Mode::Script {
+                    let orig = self.lines.get(line - 1).copied().unwrap_or("");
+                    return Err(ParseError::at(
+                        self.file,
+                        line,
+                        orig,
+                        col,
+                        col + "<unfinished ...>".len(),
+                        format!("`{name}` is <unfinished ...> and never resumed"),
+                    ));
+                }
+                self.skip(first.first_line(), name, "unfinished and never resumed");
+                Ok(())
+            }
+        }
+    }
+
+    fn line(&mut self, t: &Text) -> Result<(), ParseError> {
+        let prefix = parse_prefix(&t.s);
+        let body = &t.s[prefix.body..];
+        let noise = ["+++", "---", "strace: ", "|", "> "];
+        if body.is_empty() || body.starts_with('#') || noise.iter().any(|n| body.starts_with(n)) {
+            return Ok(());
+        }
+        if body.starts_with("<...") {
+            return self.resumed(t, prefix);
+        }
+        self.statement(t, prefix.body, prefix.pid)
+    }
+
+    /// Parse a statement in `t` from byte `body`.
+    fn statement(&mut self, t: &Text, body: usize, pid: Option<u32>) -> Result<(), ParseError> {
+        let mut p = StmtParser::new(&t.s, body, self.mode);
+        // A line of nothing but trivia (`/* ... */`).
+        match p.peek() {
+            Ok(tok) if tok.tok == Tok::Eof => return Ok(()),
+            Ok(_) => {}
+            Err(f) => return Err(self.error(t, &f)),
+        }
+        let no = t.first_line();
+        let unfinished_line = t.s.trim_end().ends_with("<unfinished ...>");
+        let parsed = match p.statement() {
+            Ok(parsed) => parsed,
+            Err(LineErr::Syntax(f)) => return Err(self.error(t, &f)),
+            Err(LineErr::Unrepresentable { name, fail }) => {
+                if self.mode == Mode::Script {
+                    return Err(self.error(t, &fail));
+                }
+                self.skip(no, &name, fail.msg);
+                if unfinished_line {
+                    self.start_pending(pid, Pending::Unsupported { line: no, name })?;
+                }
+                return Ok(());
+            }
+        };
+        match parsed {
+            Parsed::Stmt { bind, call, expect } => {
+                self.stmts.push(Stmt {
+                    line: no,
+                    source: t.s.clone(),
+                    bind,
+                    call,
+                    expect,
+                    pid,
+                });
+            }
+            Parsed::Unfinished { name, marker } => {
+                let marker_at = t.locate(marker);
+                let mut first = t.clone();
+                let mut cut = marker;
+                if t.s[..cut].ends_with(' ') {
+                    cut -= 1;
+                }
+                first.truncate(cut);
+                self.start_pending(
+                    pid,
+                    Pending::Supported {
+                        name,
+                        first,
+                        body,
+                        marker_at,
+                    },
+                )?;
+            }
+            Parsed::Unsupported { name, start, end } => {
+                if self.mode == Mode::Script {
+                    let f = Fail::new(
+                        start,
+                        end,
+                        format!(
+                            "`{name}` is not a supported call (expected one of {}, {})",
+                            names::SYSCALLS
+                                .iter()
+                                .map(|s| s.name)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            names::SCRIPT_CALLS.join(", ")
+                        ),
+                    );
+                    return Err(self.error(t, &f));
+                }
+                self.skip(no, &name, "not a supported call");
+                if unfinished_line {
+                    self.start_pending(pid, Pending::Unsupported { line: no, name })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start_pending(&mut self, pid: Option<u32>, p: Pending) -> Result<(), ParseError> {
+        if let Some(old) = self.pending.insert(pid, p) {
+            self.never_resumed(old)?;
+        }
+        Ok(())
+    }
+
+    /// `<... NAME resumed>REST`
+    fn resumed(&mut self, t: &Text, prefix: Prefix) -> Result<(), ParseError> {
+        let line = t.s.as_str();
+        let b = line.as_bytes();
+        let start = prefix.body;
+        let mut i = skip_blanks(b, start + 4);
+        let name_start = i;
+        if i < b.len() && is_ident_start(b[i]) {
+            while i < b.len() && is_ident_char(b[i]) {
+                i += 1;
+            }
+        }
+        let name = &line[name_start..i];
+        let j = skip_blanks(b, i);
+        if name.is_empty() || !line[j..].starts_with("resumed>") {
+            let f = Fail::new(start, j.max(start + 4), "expected `<... NAME resumed>`");
+            return Err(self.error(t, &f));
+        }
+        let mut rest = j + "resumed>".len();
+        if line[rest..].starts_with(" <unfinished ...>") {
+            rest += " <unfinished ...>".len();
+        }
+        let pending = match self.pending.remove(&prefix.pid) {
+            Some(p) if p.name() == name => p,
+            other => {
+                let why = match &other {
+                    Some(p) => format!(
+                        "`<... {name} resumed>` does not match the unfinished `{}` of line {}",
+                        p.name(),
+                        p.line()
+                    ),
+                    None => format!("`<... {name} resumed>` without an `<unfinished ...>` start"),
+                };
+                if let Some(p) = other {
+                    self.never_resumed(p)?;
+                }
+                if self.mode == Mode::Script {
+                    return Err(self.error(t, &Fail::new(start, j + 8, why)));
+                }
+                if names::syscall(name).is_some() {
+                    self.skip(t.first_line(), name, "resumed without its start");
+                }
+                return Ok(());
+            }
+        };
+        match pending {
+            Pending::Unsupported { .. } => Ok(()),
+            Pending::Supported {
+                mut first, body, ..
+            } => {
+                first.append(t, rest);
+                self.statement(&first, body, prefix.pid)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        fn p(s: &str) -> (Option<u32>, &str) {
+            let p = parse_prefix(s);
+            (p.pid, &s[p.body..])
+        }
+        assert_eq!(p("mmap(x)"), (None, "mmap(x)"));
+        assert_eq!(p("[pid  4897] mmap(x)"), (Some(4897), "mmap(x)"));
+        assert_eq!(
+            p("4835  10:00:51.984546 brk(NULL)"),
+            (Some(4835), "brk(NULL)")
+        );
+        assert_eq!(p("     0.000011 brk(NULL)"), (None, "brk(NULL)"));
+        assert_eq!(p("1795687251.783570 brk(NULL)"), (None, "brk(NULL)"));
+        assert_eq!(p("10:00:51 brk(NULL)"), (None, "brk(NULL)"));
+        assert_eq!(
+            p("[pid  6350] 10:02:49.445545 [  11] [00007f5914cdca07] munmap(0x1, 4096)"),
+            (Some(6350), "munmap(0x1, 4096)")
+        );
+        assert_eq!(p("4790       0.000011 x"), (Some(4790), "x"));
+        assert_eq!(p("12 34 x"), (Some(12), "34 x"));
+        assert_eq!(p("[pid x] y"), (None, "[pid x] y"));
+        assert_eq!(p("[pid 24494<p>] m(x)"), (Some(24494), "m(x)"));
+        assert_eq!(p("24498<p> m(x)"), (Some(24498), "m(x)"));
+        assert_eq!(p("24498<a b>c> 10:00:00.1 m(x)"), (Some(24498), "m(x)"));
+    }
+}
