@@ -1,1 +1,308 @@
-fn main() {}
+//! `vmspace`: Linux's process address space, modelled and checked against the kernel.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use vmspace::{Backend, Config, Mm, Seed};
+use vmspace_cli::fuzz::{FuzzOptions, Spawner, fuzz};
+use vmspace_cli::generate::Weights;
+use vmspace_cli::lockstep::Lockstep;
+use vmspace_cli::term::{Progress, color_stdout, paint};
+use vmspace_linux::{AgentCommand, LiveBackend};
+use vmspace_script::{Action, Runner, StepReport};
+
+const EXIT_HELP: &str = "Exit status: 0 when everything agreed and every assertion held; 1 when an assertion \
+failed or the engine and the kernel disagreed; 2 for bad input (a script that does not parse, bad \
+arguments) or a failure of the tool itself (the live agent could not be started or died).";
+
+#[derive(Parser, Debug)]
+#[command(name = "vmspace", version, about = "Linux's process address space (mmap, mremap, mprotect, ...) as a model, checked against the live kernel", after_help = EXIT_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a script on the built-in engine, printing each call and its result.
+    #[command(after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from the layout of the vmspace agent on Linux 6.18 (x86-64).")]
+    Run {
+        /// The script (strace syntax; see DESIGN.md).
+        file: PathBuf,
+        /// Also print the maps lines each call changed.
+        #[arg(long)]
+        trace: bool,
+        /// One JSON object per statement instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a script on the engine and on the live kernel in lockstep; stop at the first difference.
+    #[command(after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nCompares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData.")]
+    Diff {
+        /// The script.
+        file: PathBuf,
+        /// Seconds to wait for the live agent on any one request.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        /// One JSON object per statement instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate random operations, run them on the engine and the kernel, shrink any disagreement.
+    #[command(after_help = "Example:\n  vmspace fuzz --seed 1 --ops 20000 --json\n\nThe same seed gives the same operations. On a disagreement the shortest sequence found that still disagrees is written as a script for `vmspace diff`, and its path is printed.")]
+    Fuzz {
+        /// Seed of the operation generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of operations.
+        #[arg(long, default_value_t = 10_000)]
+        ops: u64,
+        /// Operations per live process before a fresh one is started.
+        #[arg(long, default_value_t = 2000)]
+        run_len: u64,
+        /// Relative weight of mremap among the operations (others sum to about 80).
+        #[arg(long, default_value_t = 24)]
+        mremap_weight: u64,
+        /// Directory for reproducers.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Seconds allowed for shrinking a disagreement.
+        #[arg(long, default_value_t = 120)]
+        shrink_secs: u64,
+        /// Print the final summary as a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__agent") {
+        vmspace_linux::agent_main();
+    }
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Run { file, trace, json } => cmd_run(&file, trace, json),
+        Cmd::Diff { file, timeout, json } => cmd_diff(&file, Duration::from_secs(timeout), json),
+        Cmd::Fuzz { seed, ops, run_len, mremap_weight, out, shrink_secs, json } => {
+            let weights = Weights { mremap: mremap_weight, ..Weights::default() };
+            let opts = FuzzOptions { seed, ops, run_len: run_len.max(1), weights, out_dir: out, shrink_time: Duration::from_secs(shrink_secs) };
+            cmd_fuzz(&opts, json)
+        }
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vmspace: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_script(file: &PathBuf) -> Result<vmspace_script::Script> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    vmspace_script::parse_script(&file.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The engine's default process: the vmspace agent's layout on the reference machine.
+fn default_engine() -> Mm {
+    let seed = vmspace_cli::default_seed();
+    Mm::from_seed(&seed, Config { mmap_base: seed.mmap_base, ..Config::default() }).expect("the built-in layout is valid")
+}
+
+fn report_line(r: &StepReport, color: bool) -> String {
+    let stmt = r.action_text();
+    let out = match &r.action {
+        Action::Op(_) => r.outcome.to_string(),
+        _ => String::new(),
+    };
+    let mut s = if out.is_empty() { stmt } else { format!("{stmt} = {out}") };
+    if let Err(m) = &r.check {
+        s.push_str(&paint(color, "31", &format!("    # FAILED: {m}")));
+    }
+    s
+}
+
+fn json_line(r: &StepReport) -> String {
+    let mut v = serde_json::json!({
+        "line": r.line,
+        "call": r.action_text(),
+        "outcome": r.outcome.to_string(),
+        "ok": r.check.is_ok(),
+    });
+    if let Err(m) = &r.check {
+        v["expected"] = m.expected.clone().into();
+    }
+    v.to_string()
+}
+
+fn cmd_run(file: &PathBuf, trace: bool, json: bool) -> Result<ExitCode> {
+    let script = load_script(file)?;
+    let mut engine = default_engine();
+    let color = color_stdout() && !json;
+    let mut runner = Runner::new(script);
+    let mut failed = 0;
+    loop {
+        let before = trace.then(|| engine.maps_text());
+        match runner.step(&mut engine) {
+            Ok(None) => break,
+            Ok(Some(r)) => {
+                if r.check.is_err() {
+                    failed += 1;
+                }
+                if json {
+                    println!("{}", json_line(&r));
+                } else {
+                    println!("{}", report_line(&r, color));
+                    if let Some(t) = r.text() {
+                        print!("{t}");
+                    }
+                    if let Some(b) = before {
+                        print_changes(&b, &engine.maps_text(), color);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} assertion(s) failed");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_changes(before: &str, after: &str, color: bool) {
+    let d = vmspace_cli::compare::maps_diff(before, after);
+    for l in d.lines() {
+        if let Some(x) = l.strip_prefix("- ") {
+            println!("{}", paint(color, "31", &format!("    - {x}")));
+        } else if let Some(x) = l.strip_prefix("+ ") {
+            println!("{}", paint(color, "32", &format!("    + {x}")));
+        }
+    }
+}
+
+fn agent() -> Result<AgentCommand> {
+    AgentCommand::current_exe("__agent").context("cannot find the vmspace executable to start the live agent")
+}
+
+fn live_config(seed: &Seed) -> Config {
+    let mut cfg = Config { mmap_base: seed.mmap_base, ..Config::default() };
+    if let Ok(mi) = std::fs::read_to_string("/proc/meminfo") {
+        let kb = |key: &str| mi.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok());
+        if let Some(t) = kb("MemTotal:") {
+            cfg.overcommit.total_ram_pages = t / 4;
+        }
+        if let Some(s) = kb("SwapTotal:") {
+            cfg.overcommit.total_swap_pages = s / 4;
+        }
+    }
+    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/max_map_count") {
+        if let Ok(v) = m.trim().parse() {
+            cfg.max_map_count = v;
+        }
+    }
+    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/overcommit_memory") {
+        if let Ok(v) = m.trim().parse() {
+            cfg.overcommit.mode = v;
+        }
+    }
+    cfg
+}
+
+fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
+    let script = load_script(file)?;
+    let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
+    let seed = live.seed().clone();
+    let mut engine = Mm::from_seed(&seed, live_config(&seed)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let color = color_stdout() && !json;
+    let mut lock = Lockstep::new(&mut engine, &mut live);
+    let mut runner = Runner::new(script);
+    let mut failed = 0;
+    loop {
+        match runner.step(&mut lock) {
+            Ok(None) => break,
+            Ok(Some(r)) => {
+                if r.check.is_err() {
+                    failed += 1;
+                }
+                if json {
+                    println!("{}", json_line(&r));
+                } else {
+                    println!("{}", report_line(&r, color));
+                }
+            }
+            Err(e) => {
+                if let Some(d) = &lock.divergence {
+                    println!("{}", paint(color, "31", &format!("line {}: {}", e.line, e.source.trim())));
+                    print!("{d}");
+                    return Ok(ExitCode::from(1));
+                }
+                eprintln!("{e}");
+                return Ok(ExitCode::from(if matches!(e.kind, vmspace_script::RunErrorKind::Backend(_)) { 2 } else { 1 }));
+            }
+        }
+    }
+    if !json {
+        println!("{} operations: the engine and the kernel agree", lock.agreed);
+    }
+    if failed > 0 {
+        eprintln!("{failed} assertion(s) failed (the engine and the kernel agreed on them)");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct LiveSpawner {
+    cmd: AgentCommand,
+}
+
+impl Spawner for LiveSpawner {
+    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed), String> {
+        let live = LiveBackend::spawn(&self.cmd, Duration::from_secs(10)).map_err(|e| format!("cannot start the live agent: {e}"))?;
+        let seed = live.seed().clone();
+        Ok((Box::new(live), seed))
+    }
+    fn config(&self, seed: &Seed) -> Config {
+        live_config(seed)
+    }
+}
+
+fn cmd_fuzz(opts: &FuzzOptions, json: bool) -> Result<ExitCode> {
+    let mut spawner = LiveSpawner { cmd: agent()? };
+    let mut bar = Progress::new(opts.ops);
+    let report = fuzz(&mut spawner, opts, |n| bar.update(n, "")).map_err(|e| anyhow::anyhow!(e))?;
+    bar.finish();
+    if let Some(d) = &report.divergence {
+        eprint!("{d}");
+    }
+    if let Some(p) = &report.repro {
+        eprintln!("reproducer ({} operations): {}", report.repro_ops, p.display());
+    }
+    if json {
+        let v = serde_json::json!({
+            "seed": report.seed,
+            "ops": report.ops,
+            "disagreements": report.disagreements,
+            "ops_per_sec": (report.ops_per_sec * 10.0).round() / 10.0,
+            "repro": report.repro.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{v}");
+    } else {
+        println!("seed {}: {} operations, {} disagreements, {:.0} ops/s", report.seed, report.ops, report.disagreements, report.ops_per_sec);
+    }
+    if report.disagreements > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    if report.ops == 0 {
+        bail!("no operations were run");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,220 @@
+//! Differential fuzzing: random operation sequences on the engine and the kernel, with
+//! any disagreement shrunk to a minimal script that `vmspace diff` reproduces.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use vmspace::{Backend, Config, Mm, Op, Outcome, Seed};
+
+use crate::differ::{Differ, Divergence, Step};
+use crate::generate::{Generator, Weights};
+
+/// Something that starts fresh kernel-side processes.
+pub trait Spawner {
+    /// A new process and its starting layout.
+    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed), String>;
+    /// The engine configuration that matches the spawned processes.
+    fn config(&self, seed: &Seed) -> Config {
+        Config { mmap_base: seed.mmap_base, ..Config::default() }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct FuzzOptions {
+    /// The seed: the same seed gives the same sequences.
+    pub seed: u64,
+    /// Total operations.
+    pub ops: u64,
+    /// Operations per process before a fresh one is started.
+    pub run_len: u64,
+    /// Relative weights of the operation kinds.
+    pub weights: Weights,
+    /// Where a reproducer is written.
+    pub out_dir: PathBuf,
+    /// Time allowed for shrinking a disagreement.
+    pub shrink_time: Duration,
+}
+
+/// The result of a campaign.
+#[derive(Clone, Debug)]
+pub struct FuzzReport {
+    /// The seed.
+    pub seed: u64,
+    /// Operations run on both backends.
+    pub ops: u64,
+    /// 0 or 1 (the campaign stops at the first disagreement).
+    pub disagreements: u64,
+    /// Throughput of the differential loop, spawning and shrinking excluded.
+    pub ops_per_sec: f64,
+    /// The first disagreement.
+    pub divergence: Option<Divergence>,
+    /// The shrunk reproducer, if one was written.
+    pub repro: Option<PathBuf>,
+    /// Operations in the reproducer.
+    pub repro_ops: usize,
+}
+
+fn mix(seed: u64, run: u64) -> u64 {
+    seed ^ run.wrapping_mul(0xA076_1D64_78BD_642F).rotate_left(17)
+}
+
+/// Run `ops` on a fresh process; the first disagreement, if any.
+fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Divergence)>, String> {
+    let (mut kernel, seed) = spawner.spawn()?;
+    let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
+    let mut d = Differ::new(&mut engine, kernel.as_mut());
+    for (i, op) in ops.iter().enumerate() {
+        match d.step(op).map_err(|e| e.message)? {
+            Step::Agree(_) => {}
+            Step::Diverge(div) => return Ok(Some((i, *div))),
+        }
+    }
+    Ok(None)
+}
+
+/// Delta debugging (ddmin) of an operation list that makes the backends disagree.
+fn shrink(spawner: &mut dyn Spawner, mut ops: Vec<Op>, deadline: Instant) -> Vec<Op> {
+    let mut n = 2usize;
+    while ops.len() >= 2 && Instant::now() < deadline {
+        let chunk = ops.len().div_ceil(n);
+        let mut reduced = false;
+        for i in 0..n {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let lo = i * chunk;
+            if lo >= ops.len() {
+                break;
+            }
+            let hi = (lo + chunk).min(ops.len());
+            let candidate: Vec<Op> = ops[..lo].iter().chain(&ops[hi..]).cloned().collect();
+            if let Ok(Some((at, _))) = replay(spawner, &candidate) {
+                ops = candidate[..=at].to_vec();
+                n = (n - 1).max(2);
+                reduced = true;
+                break;
+            }
+        }
+        if !reduced {
+            if n >= ops.len() {
+                break;
+            }
+            n = (2 * n).min(ops.len());
+        }
+    }
+    ops
+}
+
+/// The reproducer text: each operation with the kernel's result as the expectation.
+pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
+    for l in header.lines() {
+        let _ = writeln!(s, "# {l}");
+    }
+    for (op, o) in ops.iter().zip(outcomes) {
+        let line = vmspace_script::format_op(op);
+        match o {
+            Outcome::Done | Outcome::Unsupported(_) => {
+                let _ = writeln!(s, "{line}");
+            }
+            o => {
+                let _ = writeln!(s, "{line} = {o}");
+            }
+        }
+    }
+    s
+}
+
+/// Run a campaign.
+pub fn fuzz(spawner: &mut dyn Spawner, opts: &FuzzOptions, mut progress: impl FnMut(u64)) -> Result<FuzzReport, String> {
+    let mut done = 0u64;
+    let mut busy = Duration::ZERO;
+    let mut run = 0u64;
+    while done < opts.ops {
+        let (mut kernel, seed) = spawner.spawn()?;
+        let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
+        let mut generator = Generator::new(mix(opts.seed, run), &seed, opts.weights.clone());
+        let mut history = Vec::new();
+        let n = opts.run_len.min(opts.ops - done);
+        let t0 = Instant::now();
+        let mut divergence = None;
+        {
+            let mut d = Differ::new(&mut engine, kernel.as_mut());
+            for _ in 0..n {
+                let op = generator.next_op();
+                history.push(op.clone());
+                match d.step(&op).map_err(|e| format!("{} (after {} operations of run {run})", e.message, history.len()))? {
+                    Step::Agree(o) => generator.observe(&op, &o),
+                    Step::Diverge(div) => {
+                        divergence = Some(*div);
+                        break;
+                    }
+                }
+                done += 1;
+                if done % 64 == 0 {
+                    progress(done);
+                }
+            }
+        }
+        busy += t0.elapsed();
+        drop(kernel);
+        if let Some(div) = divergence {
+            let deadline = Instant::now() + opts.shrink_time;
+            let small = shrink(spawner, history, deadline);
+            let (ops, outcomes) = outcomes_of(spawner, &small)?;
+            let header = format!(
+                "vmspace fuzz --seed {} found this disagreement (run {run}); reproduce with: vmspace diff FILE\n{}",
+                opts.seed,
+                div.to_string().trim_end()
+            );
+            let path = opts.out_dir.join(format!("vmspace-fuzz-{}-{run}.vms", opts.seed));
+            write_file(&path, &repro_script(&header, &ops, &outcomes))?;
+            return Ok(FuzzReport {
+                seed: opts.seed,
+                ops: done,
+                disagreements: 1,
+                ops_per_sec: done as f64 / busy.as_secs_f64().max(1e-9),
+                divergence: Some(div),
+                repro: Some(path),
+                repro_ops: ops.len(),
+            });
+        }
+        run += 1;
+    }
+    Ok(FuzzReport {
+        seed: opts.seed,
+        ops: done,
+        disagreements: 0,
+        ops_per_sec: done as f64 / busy.as_secs_f64().max(1e-9),
+        divergence: None,
+        repro: None,
+        repro_ops: 0,
+    })
+}
+
+/// The kernel's outcomes of `ops` on a fresh process, up to the first disagreement.
+fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Outcome>), String> {
+    let (mut kernel, seed) = spawner.spawn()?;
+    let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
+    let mut d = Differ::new(&mut engine, kernel.as_mut());
+    let mut outs = Vec::new();
+    for op in ops {
+        match d.step(op).map_err(|e| e.message)? {
+            Step::Agree(o) => outs.push(o),
+            Step::Diverge(div) => {
+                outs.push(div.kernel.clone());
+                break;
+            }
+        }
+    }
+    Ok((ops[..outs.len()].to_vec(), outs))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
