@@ -1,0 +1,260 @@
+//! The agent: the process whose address space the live backend operates on.
+//!
+//! Start-up (allocation allowed): make sure the image was executed with
+//! `ADDR_NO_RANDOMIZE` (set it and re-execute `/proc/self/exe` otherwise), move the
+//! protocol pipes to their fixed descriptors, close everything else, allocate and fault
+//! in the transfer buffer and the alternate signal stack, install the fault handler and
+//! greet the parent with `brk(0)` and the stack limit.
+//!
+//! Then the request loop, which only makes raw `read`/`write` calls on the protocol
+//! descriptors, the requested system calls, and accesses through the assembly routines
+//! in [`crate::sys`]: no allocation and nothing else that could map memory, so the
+//! layout changes only as the script says.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use linux_raw_sys::general as g;
+
+use crate::proto::{
+    ALTSTACK_SIZE, BUF_SIZE, REQ_BYTES, REQ_FD, RESP_FD, Refusal, Request, Response,
+};
+use crate::sys;
+
+/// Exit status of an agent that could not start (its stderr says why).
+const EXIT_STARTUP: i32 = 70;
+/// Exit status of an agent that received a malformed request.
+const EXIT_PROTOCOL: i32 = 71;
+
+/// The system calls a script may make through the agent.
+const SUPPORTED: [u32; 17] = [
+    g::__NR_mmap,
+    g::__NR_munmap,
+    g::__NR_mremap,
+    g::__NR_mprotect,
+    g::__NR_mlock,
+    g::__NR_mlock2,
+    g::__NR_munlock,
+    g::__NR_mlockall,
+    g::__NR_munlockall,
+    g::__NR_madvise,
+    g::__NR_brk,
+    g::__NR_memfd_create,
+    g::__NR_ftruncate,
+    g::__NR_pwrite64,
+    g::__NR_close,
+    g::__NR_prlimit64,
+    g::__NR_setuid,
+];
+
+/// Would `close(fd)` close a descriptor the harness needs? The kernel reads the
+/// argument as an `unsigned int`, so only the low 32 bits count.
+pub(crate) fn is_protected_fd(fd: u64) -> bool {
+    let fd = fd as u32;
+    fd <= 2 || fd == REQ_FD as u32 || fd == RESP_FD as u32
+}
+
+/// Run the agent. Never returns: the process exits when the parent closes the request
+/// pipe or asks it to, or dies on a fault outside the access routines.
+///
+/// The program that calls this must be started by [`crate::LiveBackend::spawn`] (its
+/// stdin and stdout are the protocol pipes).
+pub fn agent_main() -> ! {
+    if let Err(msg) = start() {
+        eprintln!("vmspace agent: {msg}");
+        std::process::exit(EXIT_STARTUP);
+    }
+    serve()
+}
+
+/// Everything before the request loop. On success the agent has greeted the parent.
+fn start() -> Result<(), String> {
+    ensure_no_randomize()?;
+    sys::setup_protocol_fds().map_err(|e| {
+        format!(
+            "could not move the protocol pipes to fds {REQ_FD}/{RESP_FD}: {e} \
+             (is RLIMIT_NOFILE above {RESP_FD}?)"
+        )
+    })?;
+    Ok(())
+}
+
+/// If this image was not executed with `ADDR_NO_RANDOMIZE`, set it and re-execute
+/// `/proc/self/exe` with the same arguments and environment (the descriptors, which
+/// are not close-on-exec, carry over).
+fn ensure_no_randomize() -> Result<(), String> {
+    let no_rand = libc::ADDR_NO_RANDOMIZE as u32;
+    let p = sys::personality().map_err(|e| format!("personality query failed: {e}"))?;
+    if p & no_rand != 0 {
+        return Ok(());
+    }
+    sys::set_personality(p | no_rand)
+        .map_err(|e| format!("personality(ADDR_NO_RANDOMIZE) failed: {e}"))?;
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let err = Command::new("/proc/self/exe").arg0(argv0).args(args).exec();
+    Err(format!("re-executing /proc/self/exe failed: {err}"))
+}
+
+/// The request loop.
+fn serve() -> ! {
+    let altstack: &'static mut [u8] = Vec::leak(vec![0u8; ALTSTACK_SIZE]);
+    let buf: &'static mut [u8] = Vec::leak(vec![0u8; BUF_SIZE]);
+    // Fault both in now, so that later operations never change their pages.
+    sys::fill_slice(altstack, 0);
+    sys::fill_slice(buf, 0);
+    if let Err(e) = sys::install_fault_handlers(altstack) {
+        eprintln!("vmspace agent: could not install the fault handler: {e}");
+        std::process::exit(EXIT_STARTUP);
+    }
+    // A write past RLIMIT_FSIZE then fails with EFBIG instead of killing the agent.
+    sys::ignore_signal(libc::SIGXFSZ);
+    let brk = sys::raw_syscall(u64::from(g::__NR_brk), [0; 6]) as u64;
+    let (stack_cur, stack_max) = match sys::getrlimit(g::RLIMIT_STACK) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vmspace agent: getrlimit(RLIMIT_STACK) failed: {e}");
+            std::process::exit(EXIT_STARTUP);
+        }
+    };
+    let personality = sys::personality().map(u64::from).unwrap_or(u64::MAX);
+    respond(&Response::Hello {
+        brk,
+        stack_cur,
+        stack_max,
+        personality,
+    });
+
+    let buf_range = {
+        let start = buf.as_ptr() as u64;
+        start..start + buf.len() as u64
+    };
+    let mut frame = [0u8; REQ_BYTES];
+    loop {
+        if !read_exact(&mut frame) {
+            // The parent closed the pipe: it is gone or done with us.
+            sys::exit_now(0);
+        }
+        let Some(req) = Request::decode(&frame) else {
+            sys::exit_now(EXIT_PROTOCOL);
+        };
+        let payload = req.payload_len();
+        if payload > BUF_SIZE as u64 {
+            sys::exit_now(EXIT_PROTOCOL);
+        }
+        let data = &mut buf[..payload as usize];
+        if !read_exact(data) {
+            sys::exit_now(EXIT_PROTOCOL);
+        }
+        let fault = |f: sys::FaultRecord, script_side: u64| {
+            if buf_range.contains(&f.si_addr) {
+                return Response::Damaged { addr: f.si_addr };
+            }
+            // A non-canonical address raises #GP, which Linux reports as SIGSEGV with
+            // SI_KERNEL and si_addr 0; the routine's pointer is the address used.
+            let addr = if f.code == u64::from(g::SI_KERNEL) {
+                script_side
+            } else {
+                f.si_addr
+            };
+            Response::Fault {
+                signo: f.signo,
+                code: f.code,
+                addr,
+            }
+        };
+        let resp = match req {
+            Request::Syscall {
+                nr, args, buf_arg, ..
+            } => syscall(nr, args, buf_arg, buf.as_ptr() as u64),
+            Request::Load { addr, len } => {
+                if len > BUF_SIZE as u64 {
+                    Response::Refused(Refusal::TooLarge)
+                } else {
+                    match sys::load_into(&mut buf[..len as usize], addr) {
+                        Ok(()) => Response::Bytes { len },
+                        Err(f) => fault(f, f.src),
+                    }
+                }
+            }
+            Request::Store { addr, payload_len } => {
+                match sys::store_from(addr, &buf[..payload_len as usize]) {
+                    Ok(()) => Response::Done,
+                    Err(f) => fault(f, f.dst),
+                }
+            }
+            Request::Fill { addr, len, byte } => match sys::fill(addr, len, byte) {
+                Ok(()) => Response::Done,
+                Err(f) => fault(f, f.dst),
+            },
+            Request::Exit => sys::exit_now(0),
+        };
+        respond(&resp);
+        if let Response::Bytes { len } = resp {
+            write_all(&buf[..len as usize]);
+        }
+    }
+}
+
+fn syscall(nr: u64, mut args: [u64; 6], buf_arg: Option<u8>, buf_addr: u64) -> Response {
+    if !SUPPORTED.iter().any(|&n| u64::from(n) == nr) {
+        return Response::Refused(Refusal::NotSupported);
+    }
+    if nr == u64::from(g::__NR_close) && is_protected_fd(args[0]) {
+        return Response::Refused(Refusal::ProtectedFd);
+    }
+    if let Some(i) = buf_arg {
+        args[usize::from(i)] = buf_addr;
+    }
+    Response::Ret(sys::raw_syscall(nr, args))
+}
+
+/// Read exactly `buf.len()` bytes from the request pipe; false on EOF or error.
+fn read_exact(buf: &mut [u8]) -> bool {
+    let mut done = 0;
+    while done < buf.len() {
+        let r = sys::read_fd(REQ_FD, &mut buf[done..]);
+        if r == -(libc::EINTR as isize) {
+            continue;
+        }
+        if r <= 0 {
+            return false;
+        }
+        done += r as usize;
+    }
+    true
+}
+
+/// Write all of `buf` to the response pipe; exits if the parent is gone.
+fn write_all(buf: &[u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        let r = sys::write_fd(RESP_FD, &buf[done..]);
+        if r == -(libc::EINTR as isize) {
+            continue;
+        }
+        if r <= 0 {
+            sys::exit_now(0);
+        }
+        done += r as usize;
+    }
+}
+
+fn respond(r: &Response) {
+    write_all(&r.encode());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_fds_use_the_low_32_bits() {
+        for fd in [0, 1, 2, 1000, 1001, 1 << 32, (1 << 32) | 1001] {
+            assert!(is_protected_fd(fd), "{fd}");
+        }
+        for fd in [3, 999, 1002, u64::MAX] {
+            assert!(!is_protected_fd(fd), "{fd}");
+        }
+    }
+}

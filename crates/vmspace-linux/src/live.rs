@@ -1,0 +1,1059 @@
+//! [`LiveBackend`]: the parent's side of the agent.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use linux_raw_sys::general as g;
+use vmspace::addr::{PAGE_SIZE, TASK_SIZE};
+use vmspace::flags::RLIM_INFINITY;
+use vmspace::{
+    Backend, BackendError, Config, Counters, Errno, Fault, FaultCode, MapsLine, Op, Outcome,
+    PageState, Seed, SeedVma, Signal,
+};
+
+use crate::agent::is_protected_fd;
+use crate::error::LiveError;
+use crate::procfs::{self, ProcParseError};
+use crate::proto::{BUF_SIZE, RESP_BYTES, Request, Response};
+use crate::sys;
+
+/// How to start the agent: a program that calls [`crate::agent_main`] when given
+/// `args`. The `vmspace` binary passes itself (`std::env::current_exe()`) with the
+/// hidden argument `__agent`; this crate's tests use its `vmspace-agent` binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments (not including `argv[0]`).
+    pub args: Vec<OsString>,
+}
+
+impl AgentCommand {
+    /// The running executable, re-executed with the single argument `arg` (the
+    /// `vmspace` binary uses `"__agent"`).
+    ///
+    /// # Errors
+    /// If the path of the running executable cannot be found.
+    pub fn current_exe(arg: &str) -> io::Result<Self> {
+        Ok(Self {
+            program: std::env::current_exe()?,
+            args: vec![OsString::from(arg)],
+        })
+    }
+}
+
+/// The most bytes one `load` may return (larger loads that do not fault are refused
+/// as unsupported rather than exhausting the parent's memory).
+const MAX_LOAD: u64 = 1 << 30;
+/// The most pages one `pages()` call may ask for.
+const MAX_PAGES: u64 = 1 << 26;
+/// How long to wait for an agent to be reaped after SIGKILL or after it closed its pipe.
+const REAP_WAIT: Duration = Duration::from_secs(5);
+/// The x86-64 stack guard gap in bytes (`stack_guard_gap`, 256 pages by default).
+const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+
+/// The live Linux kernel as a [`Backend`]: an agent process, started with address
+/// randomisation off, makes each operation's system call or memory access for real,
+/// and this side observes it through `/proc/<pid>`.
+///
+/// Every exchange with the agent is bounded by the timeout. An agent that stops
+/// answering (stopped, hung) or dies (killed, crashed) is killed if needed, reaped, and
+/// reported as a [`LiveError`] naming the operation; the backend is then unusable.
+/// Dropping the backend kills and reaps the agent.
+#[derive(Debug)]
+pub struct LiveBackend {
+    child: Child,
+    reaped: bool,
+    pid: u32,
+    req: PipeWriter,
+    resp: PipeReader,
+    stderr: Option<ChildStderr>,
+    pagemap: Option<File>,
+    timeout: Duration,
+    seed: Seed,
+    gone: Option<String>,
+}
+
+/// Why an exchange with the agent stopped short.
+enum Stall {
+    TimedOut,
+    Closed,
+    Io(io::Error),
+}
+
+impl LiveBackend {
+    /// Start an agent and read its starting layout.
+    ///
+    /// `timeout` bounds the start-up handshake and, until changed with
+    /// [`set_timeout`](Self::set_timeout), every later exchange.
+    ///
+    /// # Errors
+    /// If the program cannot be started, does not greet within the timeout, dies, or
+    /// its layout is not the deterministic top-down layout (see [`LiveError::Layout`]).
+    /// The agent is killed and reaped in every error case.
+    pub fn spawn(cmd: &AgentCommand, timeout: Duration) -> Result<Self, LiveError> {
+        let (req_r, req_w) = io::pipe().map_err(LiveError::Pipe)?;
+        let (resp_r, resp_w) = io::pipe().map_err(LiveError::Pipe)?;
+        let mut command = Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .stdin(req_r)
+            .stdout(resp_w)
+            .stderr(Stdio::piped());
+        let spawned = command.spawn();
+        // The Command holds the agent's ends of the pipes: drop it so that the agent's
+        // death shows as end-of-file here.
+        drop(command);
+        let mut child = spawned.map_err(|source| LiveError::Spawn {
+            program: cmd.program.clone(),
+            source,
+        })?;
+        let stderr = child.stderr.take();
+        let pid = child.id();
+        let mut me = LiveBackend {
+            child,
+            reaped: false,
+            pid,
+            req: req_w,
+            resp: resp_r,
+            stderr,
+            pagemap: None,
+            timeout,
+            seed: Seed::default(),
+            gone: None,
+        };
+        let nonblock = sys::set_nonblocking(me.req.as_fd())
+            .and_then(|()| sys::set_nonblocking(me.resp.as_fd()))
+            .and_then(|()| match &me.stderr {
+                Some(e) => sys::set_nonblocking(e.as_fd()),
+                None => Ok(()),
+            });
+        if let Err(source) = nonblock {
+            return Err(me.fail(Stall::Io(source), "start-up"));
+        }
+        let deadline = Instant::now() + timeout;
+        let mut frame = [0u8; RESP_BYTES];
+        if let Err(stall) = me.recv(&mut frame, deadline) {
+            return Err(me.fail(stall, "start-up"));
+        }
+        let hello = match Response::decode(&frame) {
+            Some(h @ Response::Hello { .. }) => h,
+            other => {
+                return Err(me.protocol("start-up", format!("expected a greeting, got {other:?}")));
+            }
+        };
+        // Opened only now: pagemap binds to the address space current at open time,
+        // and the agent may have re-executed itself before greeting.
+        let path = me.proc_path("pagemap");
+        me.pagemap = Some(File::open(&path).map_err(|source| LiveError::Proc { path, source })?);
+        me.seed = me.read_seed(hello)?;
+        Ok(me)
+    }
+
+    /// The agent's starting layout, read at spawn.
+    pub fn seed(&self) -> &Seed {
+        &self.seed
+    }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Bound every later exchange with the agent by `timeout`.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The agent's `/proc/<pid>/smaps` text.
+    ///
+    /// # Errors
+    /// If the agent is gone or the file cannot be read.
+    pub fn smaps(&mut self) -> Result<String, LiveError> {
+        self.check_alive()?;
+        self.read_proc("smaps")
+    }
+
+    /// Perform one operation (the typed-error form of [`Backend::apply`]).
+    ///
+    /// # Errors
+    /// Only failures of the harness; a failing system call or a faulting access is an
+    /// [`Outcome`].
+    pub fn run(&mut self, op: &Op) -> Result<Outcome, LiveError> {
+        self.check_alive()?;
+        let nr = |n: u32| u64::from(n);
+        match op {
+            &Op::Mmap {
+                addr,
+                len,
+                prot,
+                flags,
+                fd,
+                offset,
+            } => self.syscall(op, nr(g::__NR_mmap), [addr, len, prot, flags, fd, offset]),
+            &Op::Munmap { addr, len } => {
+                self.syscall(op, nr(g::__NR_munmap), [addr, len, 0, 0, 0, 0])
+            }
+            &Op::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => self.syscall(
+                op,
+                nr(g::__NR_mremap),
+                [old_addr, old_len, new_len, flags, new_addr, 0],
+            ),
+            &Op::Mprotect { addr, len, prot } => {
+                self.syscall(op, nr(g::__NR_mprotect), [addr, len, prot, 0, 0, 0])
+            }
+            &Op::Mlock { addr, len } => {
+                self.syscall(op, nr(g::__NR_mlock), [addr, len, 0, 0, 0, 0])
+            }
+            &Op::Mlock2 { addr, len, flags } => {
+                self.syscall(op, nr(g::__NR_mlock2), [addr, len, flags, 0, 0, 0])
+            }
+            &Op::Munlock { addr, len } => {
+                self.syscall(op, nr(g::__NR_munlock), [addr, len, 0, 0, 0, 0])
+            }
+            &Op::Mlockall { flags } => {
+                self.syscall(op, nr(g::__NR_mlockall), [flags, 0, 0, 0, 0, 0])
+            }
+            Op::Munlockall => self.syscall(op, nr(g::__NR_munlockall), [0; 6]),
+            &Op::Madvise { addr, len, advice } => {
+                self.syscall(op, nr(g::__NR_madvise), [addr, len, advice, 0, 0, 0])
+            }
+            &Op::Brk { addr } => self.syscall(op, nr(g::__NR_brk), [addr, 0, 0, 0, 0, 0]),
+            Op::MemfdCreate { name, flags } => {
+                // The kernel reads the name up to its NUL. Names longer than the buffer
+                // are cut at BUF_SIZE - 1 bytes, which is still far beyond the kernel's
+                // 249-byte limit, so its answer (EINVAL) is the same.
+                let bytes = name.as_bytes();
+                let mut payload = bytes[..bytes.len().min(BUF_SIZE - 1)].to_vec();
+                payload.push(0);
+                self.syscall_buf(
+                    op,
+                    nr(g::__NR_memfd_create),
+                    [0, *flags, 0, 0, 0, 0],
+                    0,
+                    &payload,
+                )
+            }
+            &Op::Ftruncate { fd, length } => {
+                self.syscall(op, nr(g::__NR_ftruncate), [fd, length, 0, 0, 0, 0])
+            }
+            Op::Pwrite64 { fd, data, offset } => self.pwrite64(op, *fd, data, *offset),
+            &Op::Close { fd } => {
+                if is_protected_fd(fd) {
+                    return Ok(Outcome::Unsupported(format!(
+                        "close({fd}): descriptor {} is one the harness needs (0, 1, 2 or a \
+                         protocol pipe)",
+                        fd as u32
+                    )));
+                }
+                self.syscall(op, nr(g::__NR_close), [fd, 0, 0, 0, 0, 0])
+            }
+            &Op::Setrlimit { resource, cur, max } => {
+                let mut payload = Vec::with_capacity(16);
+                payload.extend_from_slice(&cur.to_ne_bytes());
+                payload.extend_from_slice(&max.to_ne_bytes());
+                self.syscall_buf(
+                    op,
+                    nr(g::__NR_prlimit64),
+                    [0, resource, 0, 0, 0, 0],
+                    2,
+                    &payload,
+                )
+            }
+            &Op::Setuid { uid } => self.syscall(op, nr(g::__NR_setuid), [uid, 0, 0, 0, 0, 0]),
+            &Op::Load { addr, len } => self.load(op, addr, len),
+            Op::Store { addr, data } => self.store(op, *addr, data),
+            &Op::Fill { addr, len, byte } => {
+                let req = Request::Fill { addr, len, byte };
+                let resp = self.exchange(op, &req, &[], None)?;
+                self.access_outcome(op, resp)
+            }
+        }
+    }
+
+    fn syscall(&mut self, op: &Op, nr: u64, args: [u64; 6]) -> Result<Outcome, LiveError> {
+        let req = Request::Syscall {
+            nr,
+            args,
+            buf_arg: None,
+            payload_len: 0,
+        };
+        let resp = self.exchange(op, &req, &[], None)?;
+        self.syscall_outcome(op, nr, resp)
+    }
+
+    fn syscall_buf(
+        &mut self,
+        op: &Op,
+        nr: u64,
+        args: [u64; 6],
+        buf_arg: u8,
+        payload: &[u8],
+    ) -> Result<Outcome, LiveError> {
+        let req = Request::Syscall {
+            nr,
+            args,
+            buf_arg: Some(buf_arg),
+            payload_len: payload.len() as u64,
+        };
+        let resp = self.exchange(op, &req, payload, None)?;
+        self.syscall_outcome(op, nr, resp)
+    }
+
+    fn syscall_outcome(&mut self, op: &Op, nr: u64, resp: Response) -> Result<Outcome, LiveError> {
+        match resp {
+            Response::Ret(r) => Ok(raw_outcome(nr, r)),
+            Response::Refused(why) => Ok(Outcome::Unsupported(why.reason().to_string())),
+            other => Err(self.protocol(&describe(op), format!("unexpected response {other:?}"))),
+        }
+    }
+
+    /// `pwrite64` of more than the agent's buffer is made in buffer-sized pieces at
+    /// increasing offsets, stopping at the first short or failed piece; a failure after
+    /// progress returns the bytes written so far, as the kernel's own write loop does.
+    fn pwrite64(
+        &mut self,
+        op: &Op,
+        fd: u64,
+        data: &[u8],
+        offset: u64,
+    ) -> Result<Outcome, LiveError> {
+        let nr = u64::from(g::__NR_pwrite64);
+        if data.len() <= BUF_SIZE {
+            return self.syscall_buf(op, nr, [fd, 0, data.len() as u64, offset, 0, 0], 1, data);
+        }
+        let mut total = 0u64;
+        for chunk in data.chunks(BUF_SIZE) {
+            let args = [fd, 0, chunk.len() as u64, offset.wrapping_add(total), 0, 0];
+            match self.syscall_buf(op, nr, args, 1, chunk)? {
+                Outcome::Value(n) => {
+                    total += n;
+                    if n < chunk.len() as u64 {
+                        break;
+                    }
+                }
+                other if total == 0 => return Ok(other),
+                _ => break,
+            }
+        }
+        Ok(Outcome::Value(total))
+    }
+
+    fn load(&mut self, op: &Op, addr: u64, len: u64) -> Result<Outcome, LiveError> {
+        let mut out = Vec::new();
+        let mut done = 0u64;
+        while done < len {
+            if done >= MAX_LOAD {
+                return Ok(Outcome::Unsupported(format!(
+                    "load of more than {MAX_LOAD} bytes that does not fault"
+                )));
+            }
+            let n = (len - done).min(BUF_SIZE as u64);
+            let req = Request::Load {
+                addr: addr.wrapping_add(done),
+                len: n,
+            };
+            let resp = self.exchange(op, &req, &[], Some(&mut out))?;
+            match resp {
+                Response::Bytes { .. } => done += n,
+                other => return self.access_outcome(op, other),
+            }
+        }
+        Ok(Outcome::Bytes(out))
+    }
+
+    fn store(&mut self, op: &Op, addr: u64, data: &[u8]) -> Result<Outcome, LiveError> {
+        for (i, chunk) in data.chunks(BUF_SIZE).enumerate() {
+            let req = Request::Store {
+                addr: addr.wrapping_add((i * BUF_SIZE) as u64),
+                payload_len: chunk.len() as u64,
+            };
+            let resp = self.exchange(op, &req, chunk, None)?;
+            if resp != Response::Done {
+                return self.access_outcome(op, resp);
+            }
+        }
+        Ok(Outcome::Done)
+    }
+
+    fn access_outcome(&mut self, op: &Op, resp: Response) -> Result<Outcome, LiveError> {
+        match resp {
+            Response::Done => Ok(Outcome::Done),
+            Response::Fault { signo, code, addr } => Ok(fault_outcome(signo, code, addr)),
+            Response::Damaged { addr } => {
+                self.kill_and_reap();
+                let err = LiveError::Damaged {
+                    op: describe(op),
+                    addr,
+                };
+                self.gone = Some(err.to_string());
+                Err(err)
+            }
+            Response::Refused(why) => Ok(Outcome::Unsupported(why.reason().to_string())),
+            other => Err(self.protocol(&describe(op), format!("unexpected response {other:?}"))),
+        }
+    }
+
+    /// One request/response round trip, bounded by the timeout. A `Bytes` response's
+    /// payload is appended to `out`.
+    fn exchange(
+        &mut self,
+        op: &Op,
+        req: &Request,
+        payload: &[u8],
+        out: Option<&mut Vec<u8>>,
+    ) -> Result<Response, LiveError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut frame = [0u8; RESP_BYTES];
+        let sent = self
+            .send(&req.encode(), deadline)
+            .and_then(|()| self.send(payload, deadline))
+            .and_then(|()| self.recv(&mut frame, deadline));
+        if let Err(stall) = sent {
+            return Err(self.fail(stall, &describe(op)));
+        }
+        let Some(resp) = Response::decode(&frame) else {
+            return Err(self.protocol(&describe(op), format!("malformed response {frame:02x?}")));
+        };
+        if let Response::Bytes { len } = resp {
+            let asked = match *req {
+                Request::Load { len, .. } => Some(len),
+                _ => None,
+            };
+            let Some(out) = out.filter(|_| asked == Some(len)) else {
+                return Err(
+                    self.protocol(&describe(op), format!("{len} bytes in answer to {req:?}"))
+                );
+            };
+            let start = out.len();
+            out.resize(start + len as usize, 0);
+            if let Err(stall) = self.recv(&mut out[start..], deadline) {
+                return Err(self.fail(stall, &describe(op)));
+            }
+        }
+        Ok(resp)
+    }
+
+    fn send(&mut self, mut buf: &[u8], deadline: Instant) -> Result<(), Stall> {
+        while !buf.is_empty() {
+            match self.req.write(buf) {
+                Ok(0) => return Err(Stall::Closed),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_for(self.req.as_fd(), libc::POLLOUT, deadline)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Stall::Closed),
+                Err(e) => return Err(Stall::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), Stall> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.resp.read(&mut buf[done..]) {
+                Ok(0) => return Err(Stall::Closed),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_for(self.resp.as_fd(), libc::POLLIN, deadline)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Stall::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Turn a stalled exchange into an error: kill and reap the agent as needed, and
+    /// remember that it is gone.
+    fn fail(&mut self, stall: Stall, op: &str) -> LiveError {
+        let op = op.to_string();
+        let err = match stall {
+            Stall::TimedOut => {
+                let state = self.sched_state();
+                self.kill_and_reap();
+                LiveError::Timeout {
+                    op,
+                    timeout: self.timeout,
+                    state,
+                }
+            }
+            Stall::Closed => {
+                // The agent closed its pipes, so it is exiting or has been killed: give
+                // it a moment to finish, then make sure.
+                let status = self.wait_bounded(REAP_WAIT);
+                if status.is_none() {
+                    self.kill_and_reap();
+                }
+                LiveError::Died {
+                    op,
+                    status: status.map_or_else(
+                        || "it closed its pipe but did not exit, so it was killed".to_string(),
+                        describe_status,
+                    ),
+                    stderr: self.stderr_text(),
+                }
+            }
+            Stall::Io(source) => {
+                self.kill_and_reap();
+                LiveError::Io { op, source }
+            }
+        };
+        self.gone = Some(err.to_string());
+        err
+    }
+
+    fn protocol(&mut self, op: &str, detail: String) -> LiveError {
+        self.kill_and_reap();
+        let err = LiveError::Protocol {
+            op: op.to_string(),
+            detail,
+        };
+        self.gone = Some(err.to_string());
+        err
+    }
+
+    fn check_alive(&self) -> Result<(), LiveError> {
+        match &self.gone {
+            Some(why) => Err(LiveError::Gone(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Wait up to `limit` for the agent to exit, reaping it.
+    fn wait_bounded(&mut self, limit: Duration) -> Option<ExitStatus> {
+        if self.reaped {
+            return None;
+        }
+        let end = Instant::now() + limit;
+        let mut nap = Duration::from_micros(50);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.reaped = true;
+                    return Some(status);
+                }
+                Ok(None) if Instant::now() < end => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(10));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// SIGKILL the agent (which also ends a stopped one) and reap it, waiting a bounded
+    /// time so the parent never hangs.
+    fn kill_and_reap(&mut self) {
+        if self.reaped {
+            return;
+        }
+        let _ = self.child.kill();
+        let _ = self.wait_bounded(REAP_WAIT);
+    }
+
+    /// The agent's scheduler state from `/proc/<pid>/stat` (`T (stopped)`, ...).
+    fn sched_state(&self) -> String {
+        let Ok(stat) = std::fs::read_to_string(self.proc_path("stat")) else {
+            return "not readable in /proc".to_string();
+        };
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_ascii_whitespace().next())
+            .unwrap_or("?");
+        let what = match state {
+            "R" => "running",
+            "S" => "sleeping",
+            "D" => "in uninterruptible sleep",
+            "T" => "stopped",
+            "t" => "stopped by a tracer",
+            "Z" => "a zombie",
+            _ => "in an unusual state",
+        };
+        format!("{state} ({what})")
+    }
+
+    /// Whatever the agent wrote to stderr (read without blocking), ready for display.
+    fn stderr_text(&mut self) -> String {
+        let Some(err) = self.stderr.as_mut() else {
+            return String::new();
+        };
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while text.len() < 64 << 10 {
+            match err.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
+        let text = text.trim();
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("; its stderr said: {text}")
+        }
+    }
+
+    fn proc_path(&self, file: &str) -> String {
+        format!("/proc/{}/{file}", self.pid)
+    }
+
+    fn read_proc(&self, file: &str) -> Result<String, LiveError> {
+        let path = self.proc_path(file);
+        std::fs::read_to_string(&path).map_err(|source| LiveError::Proc { path, source })
+    }
+
+    fn read_pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, LiveError> {
+        self.check_alive()?;
+        if npages > MAX_PAGES {
+            return Err(LiveError::Proc {
+                path: self.proc_path("pagemap"),
+                source: io::Error::other(format!(
+                    "{npages} pages asked for at once; the limit is {MAX_PAGES}"
+                )),
+            });
+        }
+        let path = self.proc_path("pagemap");
+        let Some(file) = self.pagemap.as_ref() else {
+            return Err(LiveError::Proc {
+                path,
+                source: io::Error::other("not open"),
+            });
+        };
+        let first = start / PAGE_SIZE;
+        let mut out = Vec::with_capacity(npages as usize);
+        let mut raw = vec![0u8; (npages.min(1 << 16) * 8) as usize];
+        while (out.len() as u64) < npages {
+            let vpn = first + out.len() as u64;
+            let want = (npages - out.len() as u64).min(1 << 16) as usize;
+            // Pages at or above 2^64 / 8 cannot be addressed in the file at all.
+            let Some(offset) = vpn.checked_mul(8) else {
+                break;
+            };
+            let got = match file.read_at(&mut raw[..want * 8], offset) {
+                Ok(n) => n / 8,
+                Err(source) => return Err(LiveError::Proc { path, source }),
+            };
+            out.extend(
+                procfs::decode_pagemap(&raw[..got * 8]).map(procfs::PagemapEntry::page_state),
+            );
+            if got < want {
+                // The kernel returns nothing beyond the top of user space.
+                break;
+            }
+        }
+        out.resize(npages as usize, PageState::Absent);
+        Ok(out)
+    }
+
+    fn read_counters(&mut self) -> Result<Counters, LiveError> {
+        self.check_alive()?;
+        let status = self.read_proc("status")?;
+        let s = procfs::parse_status(&status).map_err(|source| LiveError::Parse {
+            path: self.proc_path("status"),
+            source,
+        })?;
+        let maps = self.read_proc("maps")?;
+        Ok(Counters {
+            vm_size_kb: s.vm_size_kb,
+            vm_lck_kb: s.vm_lck_kb,
+            vm_data_kb: s.vm_data_kb,
+            map_count: procfs::map_count(&maps),
+        })
+    }
+
+    fn read_seed(&mut self, hello: Response) -> Result<Seed, LiveError> {
+        let Response::Hello {
+            brk,
+            stack_cur,
+            stack_max: _,
+            personality,
+        } = hello
+        else {
+            return Err(self.protocol("start-up", format!("expected a greeting, got {hello:?}")));
+        };
+        let parse_err = |path: String, what: String| LiveError::Parse {
+            path,
+            source: ProcParseError { what },
+        };
+        let maps = self.read_proc("maps")?;
+        let mut lines = Vec::new();
+        for l in maps.lines() {
+            let line = MapsLine::parse(l)
+                .map_err(|e| parse_err(self.proc_path("maps"), format!("{e}: {l:?}")))?;
+            lines.push(line);
+        }
+        let smaps =
+            procfs::parse_smaps(&self.read_proc("smaps")?).map_err(|source| LiveError::Parse {
+                path: self.proc_path("smaps"),
+                source,
+            })?;
+        let mut vmas = Vec::with_capacity(lines.len());
+        for line in lines {
+            let vm_flags = smaps
+                .iter()
+                .find(|s| s.line.start == line.start && s.line.end == line.end)
+                .map(|s| s.vm_flags);
+            // The gate page is not in the page tables pagemap walks.
+            let faulted = if line.start >= TASK_SIZE {
+                false
+            } else {
+                let n = (line.end - line.start) / PAGE_SIZE;
+                self.read_pages(line.start, n)?
+                    .iter()
+                    .any(|p| matches!(p, PageState::Present(_)))
+            };
+            vmas.push(SeedVma {
+                line,
+                vm_flags,
+                faulted,
+            });
+        }
+
+        if personality & libc::ADDR_NO_RANDOMIZE as u64 == 0 {
+            return Err(LiveError::Layout {
+                detail: format!(
+                    "the agent runs without ADDR_NO_RANDOMIZE (personality {personality:#x}); \
+                     its addresses are random"
+                ),
+            });
+        }
+        if stack_cur == RLIM_INFINITY {
+            return Err(LiveError::Layout {
+                detail: "RLIMIT_STACK is unlimited, which selects the legacy bottom-up layout; \
+                         start the parent with a finite stack limit (e.g. `ulimit -s 8192`)"
+                    .to_string(),
+            });
+        }
+        let mmap_base = Config::mmap_base_for_stack_limit(TASK_SIZE, stack_cur, STACK_GUARD_GAP);
+        let top = loader_top(vmas.iter().map(|v| &v.line));
+        if top != Some(mmap_base) {
+            return Err(LiveError::Layout {
+                detail: format!(
+                    "mmap_base computed from RLIMIT_STACK {stack_cur:#x} is {mmap_base:#x}, but the \
+                     highest mapping below [stack] ends at {} (is vm.legacy_va_layout set?)",
+                    top.map_or_else(|| "nothing".to_string(), |t| format!("{t:#x}"))
+                ),
+            });
+        }
+
+        let stat = self.read_proc("stat")?;
+        let start_brk = procfs::stat_field(&stat, procfs::STAT_START_BRK)
+            .ok_or_else(|| parse_err(self.proc_path("stat"), "no start_brk field".to_string()))?;
+        let status = self.read_proc("status")?;
+        let locked_kb = procfs::status_kb(&status, "VmLck")
+            .ok_or_else(|| parse_err(self.proc_path("status"), "no VmLck line".to_string()))?;
+        let fd_dir = self.proc_path("fd");
+        let mut open_fds = Vec::new();
+        let entries = std::fs::read_dir(&fd_dir).map_err(|source| LiveError::Proc {
+            path: fd_dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| LiveError::Proc {
+                path: fd_dir.clone(),
+                source,
+            })?;
+            if let Some(fd) = entry.file_name().to_str().and_then(|s| s.parse().ok()) {
+                open_fds.push(fd);
+            }
+        }
+        open_fds.sort_unstable();
+        Ok(Seed {
+            vmas,
+            mmap_base,
+            start_brk,
+            brk,
+            open_fds,
+            locked_pages: locked_kb * 1024 / PAGE_SIZE,
+        })
+    }
+}
+
+impl Drop for LiveBackend {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+impl Backend for LiveBackend {
+    fn name(&self) -> &'static str {
+        "kernel"
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<Outcome, BackendError> {
+        self.run(op).map_err(backend_error)
+    }
+
+    fn maps(&mut self) -> Result<String, BackendError> {
+        self.check_alive()
+            .and_then(|()| self.read_proc("maps"))
+            .map_err(backend_error)
+    }
+
+    fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
+        self.read_pages(start, npages).map_err(backend_error)
+    }
+
+    fn counters(&mut self) -> Result<Counters, BackendError> {
+        self.read_counters().map_err(backend_error)
+    }
+}
+
+fn backend_error(e: LiveError) -> BackendError {
+    BackendError {
+        message: e.to_string(),
+    }
+}
+
+fn wait_for(fd: std::os::fd::BorrowedFd<'_>, events: i16, deadline: Instant) -> Result<(), Stall> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Stall::TimedOut);
+    }
+    match sys::poll_one(fd, events, left) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Stall::Io(e)),
+    }
+}
+
+/// The end of the highest VMA below `[stack]`: where the loader's top-down placements
+/// (the dynamic linker, then the vDSO) started, i.e. `mmap_base`.
+pub(crate) fn loader_top<'a>(lines: impl Iterator<Item = &'a MapsLine>) -> Option<u64> {
+    let lines: Vec<&MapsLine> = lines.collect();
+    let stack = lines
+        .iter()
+        .position(|l| l.name.as_deref() == Some("[stack]"))?;
+    lines[..stack].last().map(|l| l.end)
+}
+
+/// A system call's raw result as an outcome: `brk` returns the break and never fails;
+/// otherwise `-4095..=-1` is an errno.
+fn raw_outcome(nr: u64, r: i64) -> Outcome {
+    if nr != u64::from(g::__NR_brk)
+        && (-4095..=-1).contains(&r)
+        && let Some(e) = Errno::from_raw(-r)
+    {
+        return Outcome::Error(e);
+    }
+    Outcome::Value(r as u64)
+}
+
+fn fault_outcome(signo: u64, code: u64, addr: u64) -> Outcome {
+    let segv = u64::from(g::SIGSEGV);
+    let bus = u64::from(g::SIGBUS);
+    let (signal, code) = match (signo, code) {
+        (s, c) if s == segv && c == u64::from(g::SEGV_MAPERR) => (Signal::Segv, FaultCode::MapErr),
+        (s, c) if s == segv && c == u64::from(g::SEGV_ACCERR) => (Signal::Segv, FaultCode::AccErr),
+        // A non-canonical address: #GP, reported by Linux as SI_KERNEL. No VMA can
+        // contain it, so it is the "no mapping" case.
+        (s, c) if s == segv && c == u64::from(g::SI_KERNEL) => (Signal::Segv, FaultCode::MapErr),
+        (s, c) if s == bus && c == u64::from(g::BUS_ADRERR) => (Signal::Bus, FaultCode::AdrErr),
+        _ => {
+            return Outcome::Unsupported(format!(
+                "access raised signal {} with si_code {} at {addr:#x}",
+                signal_name(signo as i32),
+                code as i64
+            ));
+        }
+    };
+    Outcome::Fault(Fault { signal, code, addr })
+}
+
+fn describe_status(s: ExitStatus) -> String {
+    if let Some(sig) = s.signal() {
+        let core = if s.core_dumped() {
+            " (core dumped)"
+        } else {
+            ""
+        };
+        format!("killed by {}{core}", signal_name(sig))
+    } else if let Some(code) = s.code() {
+        let why = match code {
+            70 => " (it could not start)",
+            71 => " (it received a malformed request)",
+            _ => "",
+        };
+        format!("exited with status {code}{why}")
+    } else {
+        format!("ended with {s}")
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+/// A short description of an operation for error messages (no bulk data).
+fn describe(op: &Op) -> String {
+    let mut s = String::from(op.name());
+    let _ = match op {
+        Op::Mmap {
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            offset,
+        } => write!(
+            s,
+            "({addr:#x}, {len:#x}, {prot:#x}, {flags:#x}, {}, {offset:#x})",
+            *fd as i64
+        ),
+        Op::Munmap { addr, len } | Op::Mlock { addr, len } | Op::Munlock { addr, len } => {
+            write!(s, "({addr:#x}, {len:#x})")
+        }
+        Op::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        } => write!(
+            s,
+            "({old_addr:#x}, {old_len:#x}, {new_len:#x}, {flags:#x}, {new_addr:#x})"
+        ),
+        Op::Mprotect { addr, len, prot } => write!(s, "({addr:#x}, {len:#x}, {prot:#x})"),
+        Op::Mlock2 { addr, len, flags } => write!(s, "({addr:#x}, {len:#x}, {flags:#x})"),
+        Op::Mlockall { flags } => write!(s, "({flags:#x})"),
+        Op::Munlockall => write!(s, "()"),
+        Op::Madvise { addr, len, advice } => write!(s, "({addr:#x}, {len:#x}, {advice})"),
+        Op::Brk { addr } => write!(s, "({addr:#x})"),
+        Op::MemfdCreate { name, flags } => {
+            let short: String = name.chars().take(40).collect();
+            let more = if short.len() < name.len() { "..." } else { "" };
+            write!(s, "({short:?}{more}, {flags:#x})")
+        }
+        Op::Ftruncate { fd, length } => write!(s, "({}, {length:#x})", *fd as i64),
+        Op::Pwrite64 { fd, data, offset } => {
+            write!(s, "({}, <{} bytes>, {offset:#x})", *fd as i64, data.len())
+        }
+        Op::Close { fd } => write!(s, "({})", *fd as i64),
+        Op::Setrlimit { resource, cur, max } => write!(s, "({resource}, {cur:#x}, {max:#x})"),
+        Op::Setuid { uid } => write!(s, "({uid})"),
+        Op::Load { addr, len } => write!(s, "({addr:#x}, {len})"),
+        Op::Store { addr, data } => write!(s, "({addr:#x}, <{} bytes>)", data.len()),
+        Op::Fill { addr, len, byte } => write!(s, "({addr:#x}, {len}, {byte})"),
+    };
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_results() {
+        let mmap = u64::from(g::__NR_mmap);
+        let brk = u64::from(g::__NR_brk);
+        assert_eq!(raw_outcome(mmap, -22), Outcome::Error(Errno::EINVAL));
+        assert_eq!(
+            raw_outcome(mmap, -4095),
+            Outcome::Error(Errno::from_raw(4095).unwrap())
+        );
+        assert_eq!(
+            raw_outcome(mmap, 0x7fff_f7ff_0000),
+            Outcome::Value(0x7fff_f7ff_0000)
+        );
+        assert_eq!(raw_outcome(mmap, 0), Outcome::Value(0));
+        assert_eq!(raw_outcome(brk, -12), Outcome::Value(-12i64 as u64));
+    }
+
+    #[test]
+    fn faults() {
+        let f = |s, c, a| fault_outcome(s, c, a);
+        assert_eq!(
+            f(11, 1, 0x1000),
+            Outcome::Fault(Fault {
+                signal: Signal::Segv,
+                code: FaultCode::MapErr,
+                addr: 0x1000
+            })
+        );
+        assert_eq!(
+            f(11, 2, 8),
+            Outcome::Fault(Fault {
+                signal: Signal::Segv,
+                code: FaultCode::AccErr,
+                addr: 8
+            })
+        );
+        assert_eq!(
+            f(7, 2, 9),
+            Outcome::Fault(Fault {
+                signal: Signal::Bus,
+                code: FaultCode::AdrErr,
+                addr: 9
+            })
+        );
+        assert!(matches!(f(7, 4, 9), Outcome::Unsupported(_)));
+    }
+
+    #[test]
+    fn descriptions_stay_short() {
+        let op = Op::Store {
+            addr: 0x1000,
+            data: vec![0; 1 << 20],
+        };
+        assert_eq!(describe(&op), "store(0x1000, <1048576 bytes>)");
+        let op = Op::Mmap {
+            addr: 0,
+            len: 4096,
+            prot: 3,
+            flags: 0x22,
+            fd: u64::MAX,
+            offset: 0,
+        };
+        assert_eq!(describe(&op), "mmap(0x0, 0x1000, 0x3, 0x22, -1, 0x0)");
+    }
+
+    #[test]
+    fn loader_top_is_below_the_stack() {
+        let maps = [
+            "555555554000-555555556000 r--p 00000000 fe:00 1 /a",
+            "7ffff7fc5000-7ffff7fc9000 r--p 00000000 00:00 0 [vvar]",
+            "7ffff7ffd000-7ffff7fff000 rw-p 00000000 fe:00 2 /ld.so",
+            "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 [stack]",
+            "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]",
+        ]
+        .map(|l| MapsLine::parse(l).unwrap());
+        assert_eq!(loader_top(maps.iter()), Some(0x7fff_f7ff_f000));
+        assert_eq!(loader_top(maps[..1].iter()), None);
+    }
+}

@@ -1,0 +1,174 @@
+//! An agent that stops answering or dies is reported within the timeout and reaped.
+
+use std::time::{Duration, Instant};
+
+use vmspace::{Backend, Op};
+use vmspace_linux::{AgentCommand, LiveBackend, LiveError};
+
+use crate::*;
+
+const SHORT: Duration = Duration::from_millis(300);
+
+#[test]
+fn a_stopped_agent_times_out_and_is_reaped() {
+    let mut b = spawn();
+    let pid = b.pid();
+    b.set_timeout(SHORT);
+    signal_from_outside(pid, "STOP", 'T');
+    let t = Instant::now();
+    let err = b
+        .run(&mmap_op(
+            PAGE,
+            PROT_RW,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            u64::MAX,
+        ))
+        .unwrap_err();
+    let took = t.elapsed();
+    assert!(
+        took >= SHORT && took < SHORT + Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(matches!(err, LiveError::Timeout { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("T (stopped)") && msg.contains("mmap(0x0, 0x1000"),
+        "{msg}"
+    );
+    assert!(!proc_exists(pid), "reaped, no zombie");
+    // The backend stays usable as an object, and says why it cannot work.
+    assert!(matches!(
+        b.run(&Op::Brk { addr: 0 }),
+        Err(LiveError::Gone(_))
+    ));
+    assert!(b.maps().unwrap_err().message.contains("no longer running"));
+    assert!(b.pages(0, 1).is_err() && b.counters().is_err());
+}
+
+#[test]
+fn a_stopped_agent_times_out_during_a_large_transfer() {
+    // 3 MiB does not fit in the pipe: the parent's write must not block forever.
+    let mut b = spawn();
+    let pid = b.pid();
+    let a = mmap_anon(&mut b, 3 << 20, PROT_RW);
+    b.set_timeout(SHORT);
+    signal_from_outside(pid, "STOP", 'T');
+    let t = Instant::now();
+    let err = b
+        .run(&Op::Store {
+            addr: a,
+            data: vec![7; 3 << 20],
+        })
+        .unwrap_err();
+    assert!(t.elapsed() < SHORT + Duration::from_secs(2));
+    assert!(err.to_string().contains("store(0x"), "{err}");
+    assert!(!proc_exists(pid));
+}
+
+#[test]
+fn an_agent_killed_from_outside_is_reported() {
+    let mut b = spawn();
+    let pid = b.pid();
+    signal_from_outside(pid, "KILL", 'Z');
+    let err = b
+        .run(&Op::Munmap {
+            addr: 0x10000,
+            len: PAGE,
+        })
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, LiveError::Died { .. }), "{msg}");
+    assert!(
+        msg.contains("killed by SIGKILL") && msg.contains("munmap(0x10000, 0x1000)"),
+        "{msg}"
+    );
+    assert!(!proc_exists(pid));
+}
+
+#[test]
+fn an_agent_that_crashes_is_reported_with_its_last_operation() {
+    let mut b = spawn();
+    let pid = b.pid();
+    // Unmap the agent's own code: the return from the system call faults outside the
+    // access routine, which is a real crash.
+    let text = b
+        .seed()
+        .vmas
+        .iter()
+        .find(|v| {
+            v.line.exec
+                && v.line
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.ends_with("/vmspace-agent"))
+        })
+        .unwrap()
+        .line
+        .clone();
+    let err = b
+        .run(&Op::Munmap {
+            addr: text.start,
+            len: text.end - text.start,
+        })
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("killed by SIGSEGV") && msg.contains("munmap("),
+        "{msg}"
+    );
+    assert!(!proc_exists(pid));
+}
+
+#[test]
+fn drop_kills_and_reaps() {
+    let b = spawn();
+    let pid = b.pid();
+    assert!(proc_exists(pid));
+    drop(b);
+    assert!(!proc_exists(pid));
+    // Also when the agent is stopped.
+    let b = spawn();
+    let pid = b.pid();
+    signal_from_outside(pid, "STOP", 'T');
+    drop(b);
+    assert!(!proc_exists(pid));
+}
+
+#[test]
+fn start_up_failures_are_bounded_and_explained() {
+    let cmd = |p: &str, args: &[&str]| AgentCommand {
+        program: p.into(),
+        args: args.iter().map(Into::into).collect(),
+    };
+    let err = LiveBackend::spawn(&cmd("/nonexistent/agent", &[]), SHORT).unwrap_err();
+    assert!(matches!(err, LiveError::Spawn { .. }), "{err}");
+    // A program that never greets.
+    let t = Instant::now();
+    let err = LiveBackend::spawn(&cmd("/bin/sleep", &["30"]), SHORT).unwrap_err();
+    assert!(t.elapsed() < SHORT + Duration::from_secs(2));
+    assert!(matches!(err, LiveError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("start-up"), "{err}");
+    // A program that exits at once, saying why.
+    let err = LiveBackend::spawn(
+        &cmd("/bin/sh", &["-c", "echo no agent here >&2; exit 3"]),
+        SHORT,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("exited with status 3") && msg.contains("no agent here"),
+        "{msg}"
+    );
+    // An agent that cannot move its pipes to fd 1000.
+    let inner = env!("CARGO_BIN_EXE_vmspace-agent");
+    let err = LiveBackend::spawn(
+        &cmd("/bin/sh", &["-c", "ulimit -n 100 && exec \"$0\"", inner]),
+        SHORT,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("status 70") && msg.contains("RLIMIT_NOFILE"),
+        "{msg}"
+    );
+}

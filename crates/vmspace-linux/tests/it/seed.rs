@@ -1,0 +1,129 @@
+//! Spawning, the starting layout and the seed.
+
+use std::time::Duration;
+
+use vmspace::addr::TASK_SIZE;
+use vmspace::{Backend, Config, MapsLine};
+use vmspace_linux::{AgentCommand, LiveBackend, LiveError};
+
+use crate::{agent, spawn};
+
+fn soft_stack_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max stack size"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+#[test]
+fn seed_matches_the_live_layout() {
+    let mut b = spawn();
+    let maps = b.maps().unwrap();
+    let seed = b.seed().clone();
+    let lines: Vec<MapsLine> = maps.lines().map(|l| MapsLine::parse(l).unwrap()).collect();
+    assert!(lines.len() > 10, "{maps}");
+    // The seed is the layout at spawn, and nothing has happened since.
+    assert_eq!(
+        seed.vmas.iter().map(|v| &v.line).collect::<Vec<_>>(),
+        lines.iter().collect::<Vec<_>>()
+    );
+    assert!(seed.vmas.iter().all(|v| v.vm_flags.is_some()));
+    let stack = lines
+        .iter()
+        .position(|l| l.name.as_deref() == Some("[stack]"))
+        .unwrap();
+    assert_eq!(lines[stack].end, 0x7fff_ffff_f000);
+    assert!(seed.vmas[stack].faulted);
+    assert_eq!(lines.last().unwrap().name.as_deref(), Some("[vsyscall]"));
+    assert!(!seed.vmas.last().unwrap().faulted);
+
+    // mmap_base from the agent's own RLIMIT_STACK ...
+    let limit = soft_stack_limit(b.pid());
+    assert_eq!(
+        seed.mmap_base,
+        Config::mmap_base_for_stack_limit(TASK_SIZE, limit, 256 * 4096)
+    );
+    if limit == 8 << 20 {
+        assert_eq!(seed.mmap_base, 0x7fff_f7ff_f000);
+    }
+    // ... is where the loader's top-down placements began: the dynamic linker's last
+    // mapping ends there, directly below the stack region.
+    let below_stack = &lines[stack - 1];
+    assert_eq!(below_stack.end, seed.mmap_base);
+    assert!(
+        below_stack.name.as_deref().unwrap().contains("ld-linux"),
+        "{below_stack}"
+    );
+
+    // start_brk is where [heap] starts; brk(0) at start-up is where it ends.
+    let heap = lines
+        .iter()
+        .find(|l| l.name.as_deref() == Some("[heap]"))
+        .unwrap();
+    assert_eq!(seed.start_brk, heap.start);
+    assert_eq!(seed.brk, heap.end);
+    assert_eq!(seed.open_fds, [0, 1, 2, 1000, 1001]);
+    assert_eq!(seed.locked_pages, 0);
+    let c = b.counters().unwrap();
+    assert_eq!(c.map_count, lines.len() as u64 - 1);
+    assert_eq!(c.vm_lck_kb, 0);
+}
+
+#[test]
+fn agent_runs_without_randomisation_and_with_only_its_descriptors() {
+    let b = spawn();
+    let pid = b.pid();
+    let pers = std::fs::read_to_string(format!("/proc/{pid}/personality")).unwrap();
+    assert_eq!(
+        u32::from_str_radix(pers.trim(), 16).unwrap() & 0x0040000,
+        0x0040000
+    );
+    let link = |fd: u32| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
+    assert_eq!(link(0).to_str(), Some("/dev/null"));
+    assert_eq!(link(1).to_str(), Some("/dev/null"));
+    assert!(link(1000).to_str().unwrap().starts_with("pipe:"));
+    assert!(link(1001).to_str().unwrap().starts_with("pipe:"));
+}
+
+#[test]
+fn two_agents_have_identical_maps() {
+    let mut a = spawn();
+    let mut b = spawn();
+    assert_ne!(a.pid(), b.pid());
+    assert_eq!(a.maps().unwrap(), b.maps().unwrap());
+    assert_eq!(a.seed(), b.seed());
+}
+
+/// The agent started through a shell that changes RLIMIT_STACK first.
+fn with_stack_limit(limit: &str) -> AgentCommand {
+    let inner = agent();
+    AgentCommand {
+        program: "/bin/sh".into(),
+        args: vec![
+            "-c".into(),
+            format!("ulimit -s {limit} && exec \"$0\"").into(),
+            inner.program.into_os_string(),
+        ],
+    }
+}
+
+#[test]
+fn mmap_base_follows_a_large_stack_limit() {
+    // 256 MiB is above the 128 MiB floor, so the gap is the limit plus the 1 MiB guard.
+    let mut b = LiveBackend::spawn(&with_stack_limit("262144"), Duration::from_secs(20)).unwrap();
+    assert_eq!(soft_stack_limit(b.pid()), 256 << 20);
+    assert_eq!(b.seed().mmap_base, 0x7fff_efef_f000);
+    assert_eq!(b.seed().mmap_base, TASK_SIZE - (256 << 20) - (1 << 20));
+    let maps = b.maps().unwrap();
+    assert!(maps.contains("7fffefefd000-7fffefeff000 rw-p"), "{maps}");
+}
+
+#[test]
+fn unlimited_stack_is_refused_as_the_legacy_layout() {
+    let err =
+        LiveBackend::spawn(&with_stack_limit("unlimited"), Duration::from_secs(20)).unwrap_err();
+    assert!(matches!(err, LiveError::Layout { .. }), "{err}");
+    assert!(err.to_string().contains("ulimit -s"), "{err}");
+}
