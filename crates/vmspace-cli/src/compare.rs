@@ -44,7 +44,11 @@ pub fn maps_diff(engine: &str, kernel: &str) -> String {
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if e[i] == k[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if e[i] == k[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j) = (0, 0);
@@ -80,7 +84,11 @@ pub fn frame_classes(states: &[PageState]) -> Vec<Option<usize>> {
 }
 
 /// Describe the first page where two page-state vectors disagree.
-pub fn pages_disagreement(addrs: &[u64], engine: &[PageState], kernel: &[PageState]) -> Option<String> {
+pub fn pages_disagreement(
+    addrs: &[u64],
+    engine: &[PageState],
+    kernel: &[PageState],
+) -> Option<String> {
     let ec = frame_classes(engine);
     let kc = frame_classes(kernel);
     for (i, (a, b)) in ec.iter().zip(&kc).enumerate() {
@@ -90,7 +98,12 @@ pub fn pages_disagreement(addrs: &[u64], engine: &[PageState], kernel: &[PageSta
                 Some(f) if *f == i => "present".to_string(),
                 Some(f) => format!("present, sharing a frame with {:#x}", addrs[*f]),
             };
-            return Some(format!("page {:#x}: engine {}, kernel {}", addrs[i], show(a), show(b)));
+            return Some(format!(
+                "page {:#x}: engine {}, kernel {}",
+                addrs[i],
+                show(a),
+                show(b)
+            ));
         }
     }
     None
@@ -100,16 +113,28 @@ pub fn pages_disagreement(addrs: &[u64], engine: &[PageState], kernel: &[PageSta
 pub fn counters_disagreement(engine: &Counters, kernel: &Counters) -> Option<String> {
     let mut d = Vec::new();
     if engine.vm_size_kb != kernel.vm_size_kb {
-        d.push(format!("VmSize engine {} kB, kernel {} kB", engine.vm_size_kb, kernel.vm_size_kb));
+        d.push(format!(
+            "VmSize engine {} kB, kernel {} kB",
+            engine.vm_size_kb, kernel.vm_size_kb
+        ));
     }
     if engine.vm_lck_kb != kernel.vm_lck_kb {
-        d.push(format!("VmLck engine {} kB, kernel {} kB", engine.vm_lck_kb, kernel.vm_lck_kb));
+        d.push(format!(
+            "VmLck engine {} kB, kernel {} kB",
+            engine.vm_lck_kb, kernel.vm_lck_kb
+        ));
     }
     if engine.vm_data_kb != kernel.vm_data_kb {
-        d.push(format!("VmData engine {} kB, kernel {} kB", engine.vm_data_kb, kernel.vm_data_kb));
+        d.push(format!(
+            "VmData engine {} kB, kernel {} kB",
+            engine.vm_data_kb, kernel.vm_data_kb
+        ));
     }
     if engine.map_count != kernel.map_count {
-        d.push(format!("map_count engine {}, kernel {}", engine.map_count, kernel.map_count));
+        d.push(format!(
+            "map_count engine {}, kernel {}",
+            engine.map_count, kernel.map_count
+        ));
     }
     (!d.is_empty()).then(|| d.join("; "))
 }
@@ -124,16 +149,34 @@ mod tests {
                  7f0000002000-7f0000003000 rw-s 00000000 00:01 17                         /memfd:x (deleted)\n\
                  7f0000004000-7f0000005000 rw-s 00000000 00:01 3079                       /dev/zero (deleted)\n";
         let n = normalize_maps(a);
-        let inodes: Vec<u64> = n.lines().map(|l| MapsLine::parse(l).unwrap().inode).collect();
+        let inodes: Vec<u64> = n
+            .lines()
+            .map(|l| MapsLine::parse(l).unwrap().inode)
+            .collect();
         assert_eq!(inodes, [1, 2, 1]);
     }
 
     #[test]
     fn frame_classes_capture_sharing_not_numbers() {
-        let e = [PageState::Present(10), PageState::Absent, PageState::Present(10), PageState::Present(3)];
-        let k = [PageState::Present(999), PageState::Absent, PageState::Present(999), PageState::Present(5)];
+        let e = [
+            PageState::Present(10),
+            PageState::Absent,
+            PageState::Present(10),
+            PageState::Present(3),
+        ];
+        let k = [
+            PageState::Present(999),
+            PageState::Absent,
+            PageState::Present(999),
+            PageState::Present(5),
+        ];
         assert_eq!(frame_classes(&e), frame_classes(&k));
-        let k2 = [PageState::Present(999), PageState::Absent, PageState::Present(7), PageState::Present(5)];
+        let k2 = [
+            PageState::Present(999),
+            PageState::Absent,
+            PageState::Present(7),
+            PageState::Present(5),
+        ];
         let addrs = [0x1000, 0x2000, 0x3000, 0x4000];
         assert_eq!(
             pages_disagreement(&addrs, &e, &k2).unwrap(),

@@ -28,7 +28,11 @@ pub struct Divergence {
 
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "the engine and the kernel disagree on the {} after", self.kind)?;
+        writeln!(
+            f,
+            "the engine and the kernel disagree on the {} after",
+            self.kind
+        )?;
         writeln!(f, "  {}", vmspace_script::format_op(&self.op))?;
         writeln!(f, "  engine: {}", self.engine)?;
         if let Some(r) = &self.engine_reason {
@@ -65,11 +69,16 @@ pub struct Differ<'a> {
     touched: Vec<(u64, u64)>,
     /// At most this many pages are compared per step.
     pub max_compare_pages: u64,
+    /// Ranges whose page-table state the engine cannot know (the seeded process's own
+    /// mappings, populated before the engine took over): never compared.
+    opaque: Vec<(u64, u64)>,
 }
 
 impl fmt::Debug for Differ<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Differ").field("touched", &self.touched).finish_non_exhaustive()
+        f.debug_struct("Differ")
+            .field("touched", &self.touched)
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,7 +88,28 @@ const USER_END: u64 = 1 << 47;
 impl<'a> Differ<'a> {
     /// A differ over the engine and another backend.
     pub fn new(engine: &'a mut vmspace::Mm, kernel: &'a mut dyn Backend) -> Self {
-        Self { engine, kernel, touched: Vec::new(), max_compare_pages: 4096 }
+        Self {
+            engine,
+            kernel,
+            touched: Vec::new(),
+            max_compare_pages: 4096,
+            opaque: Vec::new(),
+        }
+    }
+
+    /// A differ that does not compare page-table state inside `seed`'s mappings.
+    pub fn seeded(
+        engine: &'a mut vmspace::Mm,
+        kernel: &'a mut dyn Backend,
+        seed: &vmspace::Seed,
+    ) -> Self {
+        let mut d = Self::new(engine, kernel);
+        d.opaque = seed
+            .vmas
+            .iter()
+            .map(|v| (v.line.start, v.line.end))
+            .collect();
+        d
     }
 
     fn touch(&mut self, start: u64, end: u64) {
@@ -122,19 +152,32 @@ impl<'a> Differ<'a> {
             })))
         };
         if !compare::outcomes_agree(&engine, &kernel) {
-            return diverge(self, "result", format!("engine returned {engine}, kernel returned {kernel}"), None);
+            return diverge(
+                self,
+                "result",
+                format!("engine returned {engine}, kernel returned {kernel}"),
+                None,
+            );
         }
         let kmaps = self.kernel.maps()?;
         let emaps = self.engine.maps_text();
-        let (kn, en) = (compare::normalize_maps(&kmaps), compare::normalize_maps(&emaps));
+        let (kn, en) = (
+            compare::normalize_maps(&kmaps),
+            compare::normalize_maps(&emaps),
+        );
         if kn != en {
-            return diverge(self, "maps", "the maps texts differ".to_string(), Some(compare::maps_diff(&en, &kn)));
+            return diverge(
+                self,
+                "maps",
+                "the maps texts differ".to_string(),
+                Some(compare::maps_diff(&en, &kn)),
+            );
         }
         if let Some(d) = self.compare_pages(&kmaps)? {
             return diverge(self, "pages", d, None);
         }
         let kc = self.kernel.counters()?;
-        let ec = self.engine.counters();
+        let ec = vmspace::Mm::counters(self.engine);
         if let Some(d) = compare::counters_disagreement(&ec, &kc) {
             return diverge(self, "counters", d, None);
         }
@@ -156,7 +199,7 @@ impl<'a> Differ<'a> {
             for &(vs, ve) in &vmas {
                 let s = ts.max(vs);
                 let e = te.min(ve);
-                if s < e {
+                if s < e && !self.opaque.iter().any(|&(a, b)| s < b && a < e) {
                     let n = ((e - s) / PAGE).min(budget);
                     runs.push((s, n));
                     budget -= n;

@@ -16,7 +16,10 @@ pub trait Spawner {
     fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed), String>;
     /// The engine configuration that matches the spawned processes.
     fn config(&self, seed: &Seed) -> Config {
-        Config { mmap_base: seed.mmap_base, ..Config::default() }
+        Config {
+            mmap_base: seed.mmap_base,
+            ..Config::default()
+        }
     }
 }
 
@@ -64,7 +67,7 @@ fn mix(seed: u64, run: u64) -> u64 {
 fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Divergence)>, String> {
     let (mut kernel, seed) = spawner.spawn()?;
     let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
-    let mut d = Differ::new(&mut engine, kernel.as_mut());
+    let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
     for (i, op) in ops.iter().enumerate() {
         match d.step(op).map_err(|e| e.message)? {
             Step::Agree(_) => {}
@@ -128,7 +131,11 @@ pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome]) -> String {
 }
 
 /// Run a campaign.
-pub fn fuzz(spawner: &mut dyn Spawner, opts: &FuzzOptions, mut progress: impl FnMut(u64)) -> Result<FuzzReport, String> {
+pub fn fuzz(
+    spawner: &mut dyn Spawner,
+    opts: &FuzzOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<FuzzReport, String> {
     let mut done = 0u64;
     let mut busy = Duration::ZERO;
     let mut run = 0u64;
@@ -141,11 +148,17 @@ pub fn fuzz(spawner: &mut dyn Spawner, opts: &FuzzOptions, mut progress: impl Fn
         let t0 = Instant::now();
         let mut divergence = None;
         {
-            let mut d = Differ::new(&mut engine, kernel.as_mut());
+            let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
             for _ in 0..n {
                 let op = generator.next_op();
                 history.push(op.clone());
-                match d.step(&op).map_err(|e| format!("{} (after {} operations of run {run})", e.message, history.len()))? {
+                match d.step(&op).map_err(|e| {
+                    format!(
+                        "{} (after {} operations of run {run})",
+                        e.message,
+                        history.len()
+                    )
+                })? {
                     Step::Agree(o) => generator.observe(&op, &o),
                     Step::Diverge(div) => {
                         divergence = Some(*div);
@@ -169,7 +182,9 @@ pub fn fuzz(spawner: &mut dyn Spawner, opts: &FuzzOptions, mut progress: impl Fn
                 opts.seed,
                 div.to_string().trim_end()
             );
-            let path = opts.out_dir.join(format!("vmspace-fuzz-{}-{run}.vms", opts.seed));
+            let path = opts
+                .out_dir
+                .join(format!("vmspace-fuzz-{}-{run}.vms", opts.seed));
             write_file(&path, &repro_script(&header, &ops, &outcomes))?;
             return Ok(FuzzReport {
                 seed: opts.seed,
@@ -198,7 +213,7 @@ pub fn fuzz(spawner: &mut dyn Spawner, opts: &FuzzOptions, mut progress: impl Fn
 fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Outcome>), String> {
     let (mut kernel, seed) = spawner.spawn()?;
     let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
-    let mut d = Differ::new(&mut engine, kernel.as_mut());
+    let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
     let mut outs = Vec::new();
     for op in ops {
         match d.step(op).map_err(|e| e.message)? {
@@ -214,7 +229,8 @@ fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Ou
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

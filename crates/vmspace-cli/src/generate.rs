@@ -71,7 +71,18 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Self { mmap: 16, munmap: 8, mremap: 24, mprotect: 8, lock: 6, madvise: 6, brk: 3, file: 7, process: 1, access: 18 }
+        Self {
+            mmap: 16,
+            munmap: 8,
+            mremap: 24,
+            mprotect: 8,
+            lock: 6,
+            madvise: 6,
+            brk: 3,
+            file: 7,
+            process: 1,
+            access: 18,
+        }
     }
 }
 
@@ -93,7 +104,11 @@ pub struct Generator {
 impl Generator {
     /// A generator for a process seeded from `seed`.
     pub fn new(rng_seed: u64, seed: &Seed, weights: Weights) -> Self {
-        let forbidden: Vec<(u64, u64)> = seed.vmas.iter().map(|v| (v.line.start, v.line.end)).collect();
+        let forbidden: Vec<(u64, u64)> = seed
+            .vmas
+            .iter()
+            .map(|v| (v.line.start, v.line.end))
+            .collect();
         let frontier = seed
             .vmas
             .iter()
@@ -130,9 +145,19 @@ impl Generator {
                 let off = self.rng.below(l / P + 4) * P;
                 s.wrapping_add(off).wrapping_sub(2 * P)
             }
-            50..=89 if !self.known.is_empty() => self.known[self.rng.below(self.known.len() as u64) as usize].0,
+            50..=89 if !self.known.is_empty() => {
+                self.known[self.rng.below(self.known.len() as u64) as usize].0
+            }
             90..=94 => self.window_page() + self.rng.pick(&[1, 0x800, 0xfff]),
-            _ => self.rng.pick(&[0, 0x1000, 0x10000, 1 << 47, (1 << 47) - P, u64::MAX & !0xfff, 0xdead_beef]),
+            _ => self.rng.pick(&[
+                0,
+                0x1000,
+                0x10000,
+                1 << 47,
+                (1 << 47) - P,
+                u64::MAX & !0xfff,
+                0xdead_beef,
+            ]),
         }
     }
 
@@ -142,7 +167,9 @@ impl Generator {
             70..=79 => self.rng.pick(&[511 * P, 512 * P, 513 * P, 1024 * P]),
             80..=87 => self.rng.pick(&[0, 1, P - 1, P + 1, 3 * P + 5]),
             88..=95 => (16 + self.rng.below(48)) * P,
-            _ => self.rng.pick(&[1 << 40, u64::MAX, 1 << 47, u64::MAX - P + 2]),
+            _ => self
+                .rng
+                .pick(&[1 << 40, u64::MAX, 1 << 47, u64::MAX - P + 2]),
         }
     }
 
@@ -166,7 +193,13 @@ impl Generator {
             Op::Brk { addr } => addr == 0 || addr >= self.initial_brk || addr < self.start_brk,
             // A hint never destroys anything.
             Op::Mmap { flags, .. } if flags & 0x10_0010 == 0 => true,
-            Op::Mremap { old_addr, old_len, new_len, flags, new_addr } => {
+            Op::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => {
                 let src_end = old_addr.saturating_add(old_len.max(new_len));
                 let fixed_dst = flags & 2 != 0 && hits(new_addr, new_addr.saturating_add(new_len));
                 !hits(old_addr, src_end) && !fixed_dst
@@ -187,7 +220,10 @@ impl Generator {
 
     fn candidate(&mut self) -> Op {
         let w = &self.weights;
-        let table = [w.mmap, w.munmap, w.mremap, w.mprotect, w.lock, w.madvise, w.brk, w.file, w.process, w.access];
+        let table = [
+            w.mmap, w.munmap, w.mremap, w.mprotect, w.lock, w.madvise, w.brk, w.file, w.process,
+            w.access,
+        ];
         let total: u64 = table.iter().sum();
         let mut r = self.rng.below(total.max(1));
         let mut kind = 0;
@@ -200,9 +236,16 @@ impl Generator {
         }
         match kind {
             0 => self.mmap(),
-            1 => Op::Munmap { addr: self.addr(), len: self.len() },
+            1 => Op::Munmap {
+                addr: self.addr(),
+                len: self.len(),
+            },
             2 => self.mremap(),
-            3 => Op::Mprotect { addr: self.addr(), len: self.len(), prot: self.prot() },
+            3 => Op::Mprotect {
+                addr: self.addr(),
+                len: self.len(),
+                prot: self.prot(),
+            },
             4 => self.lock(),
             5 => self.madvise(),
             6 => self.brk(),
@@ -228,48 +271,106 @@ impl Generator {
             0..=44 => {
                 addr = self.addr();
                 if self.in_window(addr, len) {
-                    flags |= if self.rng.chance(1, 8) { 0x10_0000 } else { 0x10 };
+                    flags |= if self.rng.chance(1, 8) {
+                        0x10_0000
+                    } else {
+                        0x10
+                    };
                 }
             }
             45..=59 => addr = self.addr(),
             _ => {}
         }
-        for (bit, num) in [(0x8000, 10), (0x2000, 5), (0x4000, 10), (0x100, 3), (0x20000, 4), (0x10000, 2), (0x80000, 2), (0x40, 2)] {
+        for (bit, num) in [
+            (0x8000, 10),
+            (0x2000, 5),
+            (0x4000, 10),
+            (0x100, 3),
+            (0x20000, 4),
+            (0x10000, 2),
+            (0x80000, 2),
+            (0x40, 2),
+        ] {
             if self.rng.chance(num, 100) {
                 flags |= bit;
             }
         }
         let (fd, offset) = if use_fd {
-            (self.fds[self.rng.below(self.fds.len() as u64) as usize], self.rng.below(8) * P)
+            (
+                self.fds[self.rng.below(self.fds.len() as u64) as usize],
+                self.rng.below(8) * P,
+            )
         } else {
-            (u64::MAX, if self.rng.chance(1, 30) { self.rng.pick(&[1, P]) } else { 0 })
+            (
+                u64::MAX,
+                if self.rng.chance(1, 30) {
+                    self.rng.pick(&[1, P])
+                } else {
+                    0
+                },
+            )
         };
-        Op::Mmap { addr, len, prot: self.prot(), flags, fd, offset }
+        Op::Mmap {
+            addr,
+            len,
+            prot: self.prot(),
+            flags,
+            fd,
+            offset,
+        }
     }
 
     fn mremap(&mut self) -> Op {
         let old_addr = self.addr();
-        let old_len = if self.rng.chance(1, 20) { 0 } else { self.len() };
+        let old_len = if self.rng.chance(1, 20) {
+            0
+        } else {
+            self.len()
+        };
         let new_len = match self.rng.below(100) {
             0..=29 => old_len.max(P),
             30..=59 => old_len.saturating_add((1 + self.rng.below(8)) * P),
-            60..=84 => old_len.saturating_sub((1 + self.rng.below(4)) * P).max(self.rng.pick(&[0, P])),
+            60..=84 => old_len
+                .saturating_sub((1 + self.rng.below(4)) * P)
+                .max(self.rng.pick(&[0, P])),
             _ => self.len(),
         };
         let mut flags = self.rng.below(8);
         if self.rng.chance(1, 30) {
             flags |= self.rng.pick(&[8, 0x10, 1 << 32]);
         }
-        let new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) { self.addr() } else { 0 };
-        Op::Mremap { old_addr, old_len, new_len, flags, new_addr }
+        let new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) {
+            self.addr()
+        } else {
+            0
+        };
+        Op::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        }
     }
 
     fn lock(&mut self) -> Op {
         match self.rng.below(20) {
-            0..=7 => Op::Mlock { addr: self.addr(), len: self.len() },
-            8..=11 => Op::Mlock2 { addr: self.addr(), len: self.len(), flags: self.rng.pick(&[0, 1, 1, 2]) },
-            12..=17 => Op::Munlock { addr: self.addr(), len: self.len() },
-            18 => Op::Mlockall { flags: self.rng.pick(&[1, 2, 3, 5, 6, 7, 0, 4, 8]) },
+            0..=7 => Op::Mlock {
+                addr: self.addr(),
+                len: self.len(),
+            },
+            8..=11 => Op::Mlock2 {
+                addr: self.addr(),
+                len: self.len(),
+                flags: self.rng.pick(&[0, 1, 1, 2]),
+            },
+            12..=17 => Op::Munlock {
+                addr: self.addr(),
+                len: self.len(),
+            },
+            18 => Op::Mlockall {
+                flags: self.rng.pick(&[1, 2, 3, 5, 6, 7, 0, 4, 8]),
+            },
             _ => Op::Munlockall,
         }
     }
@@ -277,10 +378,16 @@ impl Generator {
     fn madvise(&mut self) -> Op {
         let advice = match self.rng.below(100) {
             0..=39 => 4,
-            40..=89 => self.rng.pick(&[0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24]),
+            40..=89 => self.rng.pick(&[
+                0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24,
+            ]),
             _ => self.rng.pick(&[5, 7, 26, 100, 101, 104]),
         };
-        Op::Madvise { addr: self.addr(), len: self.len(), advice }
+        Op::Madvise {
+            addr: self.addr(),
+            len: self.len(),
+            advice,
+        }
     }
 
     fn brk(&mut self) -> Op {
@@ -293,14 +400,25 @@ impl Generator {
     }
 
     fn fd(&mut self) -> u64 {
-        if self.fds.is_empty() || self.rng.chance(1, 10) { self.rng.pick(&[999, u64::MAX]) } else { self.fds[self.rng.below(self.fds.len() as u64) as usize] }
+        if self.fds.is_empty() || self.rng.chance(1, 10) {
+            self.rng.pick(&[999, u64::MAX])
+        } else {
+            self.fds[self.rng.below(self.fds.len() as u64) as usize]
+        }
     }
 
     fn file(&mut self) -> Op {
         match self.rng.below(10) {
             0..=2 => {
-                let name = if self.rng.chance(1, 20) { "n".repeat(250) } else { format!("f{}", self.rng.below(10)) };
-                Op::MemfdCreate { name, flags: self.rng.pick(&[0, 0, 1, 2, 8, 0x10, 0x18, 0x40]) }
+                let name = if self.rng.chance(1, 20) {
+                    "n".repeat(250)
+                } else {
+                    format!("f{}", self.rng.below(10))
+                };
+                Op::MemfdCreate {
+                    name,
+                    flags: self.rng.pick(&[0, 0, 1, 2, 8, 0x10, 0x18, 0x40]),
+                }
             }
             3..=5 => {
                 let length = match self.rng.below(10) {
@@ -308,13 +426,25 @@ impl Generator {
                     1 => self.rng.below(16 * P),
                     _ => self.rng.below(16) * P,
                 };
-                Op::Ftruncate { fd: self.fd(), length }
+                Op::Ftruncate {
+                    fd: self.fd(),
+                    length,
+                }
             }
             6..=8 => {
-                let n = 1 + self.rng.below(if self.rng.chance(1, 10) { 2 * P } else { 64 }) as usize;
+                let big = self.rng.chance(1, 10);
+                let n = 1 + self.rng.below(if big { 2 * P } else { 64 }) as usize;
                 let byte = b'a' + self.rng.below(26) as u8;
-                let offset = if self.rng.chance(1, 30) { u64::MAX } else { self.rng.below(16 * P) };
-                Op::Pwrite64 { fd: self.fd(), data: vec![byte; n], offset }
+                let offset = if self.rng.chance(1, 30) {
+                    u64::MAX
+                } else {
+                    self.rng.below(16 * P)
+                };
+                Op::Pwrite64 {
+                    fd: self.fd(),
+                    data: vec![byte; n],
+                    offset,
+                }
             }
             _ => Op::Close { fd: self.fd() },
         }
@@ -327,18 +457,32 @@ impl Generator {
         let resource = self.rng.pick(&[2, 8, 9, 3]);
         let (cur, max) = match resource {
             8 => (self.rng.below(64) * P, self.memlock_max),
-            _ => (self.rng.pick(&[u64::MAX, u64::MAX, (64 + self.rng.below(1 << 20)) * P]), u64::MAX),
+            _ => {
+                let some = (64 + self.rng.below(1 << 20)) * P;
+                (self.rng.pick(&[u64::MAX, u64::MAX, some]), u64::MAX)
+            }
         };
         Op::Setrlimit { resource, cur, max }
     }
 
     fn access(&mut self) -> Op {
         let addr = self.addr().wrapping_add(self.rng.below(P));
-        let len = if self.rng.chance(1, 10) { P + self.rng.below(P) } else { 1 + self.rng.below(64) };
+        let len = if self.rng.chance(1, 10) {
+            P + self.rng.below(P)
+        } else {
+            1 + self.rng.below(64)
+        };
         match self.rng.below(10) {
             0..=3 => Op::Load { addr, len },
-            4..=7 => Op::Store { addr, data: vec![b'A' + self.rng.below(26) as u8; len as usize] },
-            _ => Op::Fill { addr, len, byte: self.rng.below(256) as u8 },
+            4..=7 => Op::Store {
+                addr,
+                data: vec![b'A' + self.rng.below(26) as u8; len as usize],
+            },
+            _ => Op::Fill {
+                addr,
+                len,
+                byte: self.rng.below(256) as u8,
+            },
         }
     }
 
@@ -347,12 +491,18 @@ impl Generator {
     pub fn observe(&mut self, op: &Op, outcome: &Outcome) {
         let Outcome::Value(v) = *outcome else { return };
         match *op {
-            Op::Mmap { len, .. } if len > 0 && len < (1 << 32) => self.known.push((v, len.div_ceil(P) * P)),
-            Op::Mremap { new_len, .. } if new_len < (1 << 32) => self.known.push((v, new_len.div_ceil(P) * P)),
+            Op::Mmap { len, .. } if len > 0 && len < (1 << 32) => {
+                self.known.push((v, len.div_ceil(P) * P))
+            }
+            Op::Mremap { new_len, .. } if new_len < (1 << 32) => {
+                self.known.push((v, new_len.div_ceil(P) * P))
+            }
             Op::MemfdCreate { .. } => self.fds.push(v),
             Op::Close { fd } => self.fds.retain(|&f| f != fd),
             Op::Setuid { uid } if uid != 0 => self.dropped_root = true,
-            Op::Setrlimit { resource: 8, max, .. } => self.memlock_max = max,
+            Op::Setrlimit {
+                resource: 8, max, ..
+            } => self.memlock_max = max,
             _ => {}
         }
         if self.known.len() > 48 {
@@ -373,7 +523,14 @@ mod tests {
             "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 [stack]",
         ];
         Seed {
-            vmas: lines.iter().map(|l| SeedVma { line: MapsLine::parse(l).unwrap(), vm_flags: None, faulted: true }).collect(),
+            vmas: lines
+                .iter()
+                .map(|l| SeedVma {
+                    line: MapsLine::parse(l).unwrap(),
+                    vm_flags: None,
+                    faulted: true,
+                })
+                .collect(),
             mmap_base: 0x7fff_f7ff_f000,
             start_brk: 0x5555_5555_7000,
             brk: 0x5555_5557_8000,
@@ -395,17 +552,51 @@ mod tests {
             }
         }
         let mut c = Generator::new(8, &s, Weights::default());
-        assert_ne!((0..50).map(|_| c.next_op()).collect::<Vec<_>>(), (0..50).map(|_| a.next_op()).collect::<Vec<_>>());
+        assert_ne!(
+            (0..50).map(|_| c.next_op()).collect::<Vec<_>>(),
+            (0..50).map(|_| a.next_op()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn unsafe_operations_are_recognised() {
         let g = Generator::new(1, &seed(), Weights::default());
-        assert!(!g.is_safe(&Op::Munmap { addr: 0x7fff_f7fc_0000, len: 0x10000 }));
-        assert!(!g.is_safe(&Op::Mremap { old_addr: 0x7fff_f000_0000, old_len: 4096, new_len: 4096, flags: 3, new_addr: 0x7fff_f7fc_3000 }));
-        assert!(g.is_safe(&Op::Mremap { old_addr: 0x7fff_f000_0000, old_len: 4096, new_len: 4096, flags: 1, new_addr: 0x7fff_f7fc_3000 }));
-        assert!(!g.is_safe(&Op::Brk { addr: 0x5555_5555_8000 }));
-        assert!(g.is_safe(&Op::Mmap { addr: 0x7fff_f7fc_3000, len: 4096, prot: 3, flags: 0x22, fd: u64::MAX, offset: 0 }));
-        assert!(!g.is_safe(&Op::Mmap { addr: 0x7fff_f7fc_3000, len: 4096, prot: 3, flags: 0x32, fd: u64::MAX, offset: 0 }));
+        assert!(!g.is_safe(&Op::Munmap {
+            addr: 0x7fff_f7fc_0000,
+            len: 0x10000
+        }));
+        assert!(!g.is_safe(&Op::Mremap {
+            old_addr: 0x7fff_f000_0000,
+            old_len: 4096,
+            new_len: 4096,
+            flags: 3,
+            new_addr: 0x7fff_f7fc_3000
+        }));
+        assert!(g.is_safe(&Op::Mremap {
+            old_addr: 0x7fff_f000_0000,
+            old_len: 4096,
+            new_len: 4096,
+            flags: 1,
+            new_addr: 0x7fff_f7fc_3000
+        }));
+        assert!(!g.is_safe(&Op::Brk {
+            addr: 0x5555_5555_8000
+        }));
+        assert!(g.is_safe(&Op::Mmap {
+            addr: 0x7fff_f7fc_3000,
+            len: 4096,
+            prot: 3,
+            flags: 0x22,
+            fd: u64::MAX,
+            offset: 0
+        }));
+        assert!(!g.is_safe(&Op::Mmap {
+            addr: 0x7fff_f7fc_3000,
+            len: 4096,
+            prot: 3,
+            flags: 0x32,
+            fd: u64::MAX,
+            offset: 0
+        }));
     }
 }

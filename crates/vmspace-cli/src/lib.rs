@@ -6,4 +6,11 @@ pub mod differ;
 pub mod fuzz;
 pub mod generate;
 pub mod lockstep;
+pub mod seedfile;
 pub mod term;
+
+/// The layout `vmspace run` starts from: the live agent's layout on the reference
+/// machine, captured with `vmspace seed > crates/vmspace-cli/src/default-layout.txt`.
+pub fn default_seed() -> vmspace::Seed {
+    seedfile::parse(include_str!("default-layout.txt")).expect("the built-in layout parses")
+}

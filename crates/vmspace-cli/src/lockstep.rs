@@ -18,8 +18,12 @@ pub struct Lockstep<'a> {
 
 impl<'a> Lockstep<'a> {
     /// Drive `engine` and `kernel` together.
-    pub fn new(engine: &'a mut Mm, kernel: &'a mut dyn Backend) -> Self {
-        Self { differ: Differ::new(engine, kernel), divergence: None, agreed: 0 }
+    pub fn new(engine: &'a mut Mm, kernel: &'a mut dyn Backend, seed: &vmspace::Seed) -> Self {
+        Self {
+            differ: Differ::seeded(engine, kernel, seed),
+            divergence: None,
+            agreed: 0,
+        }
     }
 }
 

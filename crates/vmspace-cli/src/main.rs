@@ -29,7 +29,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run a script on the built-in engine, printing each call and its result.
-    #[command(after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from the layout of the vmspace agent on Linux 6.18 (x86-64).")]
+    #[command(
+        after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from the layout of the vmspace agent on Linux 6.18 (x86-64)."
+    )]
     Run {
         /// The script (strace syntax; see DESIGN.md).
         file: PathBuf,
@@ -41,7 +43,9 @@ enum Cmd {
         json: bool,
     },
     /// Run a script on the engine and on the live kernel in lockstep; stop at the first difference.
-    #[command(after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nCompares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData.")]
+    #[command(
+        after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nCompares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData."
+    )]
     Diff {
         /// The script.
         file: PathBuf,
@@ -53,7 +57,9 @@ enum Cmd {
         json: bool,
     },
     /// Generate random operations, run them on the engine and the kernel, shrink any disagreement.
-    #[command(after_help = "Example:\n  vmspace fuzz --seed 1 --ops 20000 --json\n\nThe same seed gives the same operations. On a disagreement the shortest sequence found that still disagrees is written as a script for `vmspace diff`, and its path is printed.")]
+    #[command(
+        after_help = "Example:\n  vmspace fuzz --seed 1 --ops 20000 --json\n\nThe same seed gives the same operations. On a disagreement the shortest sequence found that still disagrees is written as a script for `vmspace diff`, and its path is printed."
+    )]
     Fuzz {
         /// Seed of the operation generator.
         #[arg(long, default_value_t = 1)]
@@ -77,6 +83,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the live agent's starting layout in the seed format (used to refresh the
+    /// engine's built-in layout).
+    #[command(hide = true)]
+    Seed,
 }
 
 fn main() -> ExitCode {
@@ -86,10 +96,37 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run { file, trace, json } => cmd_run(&file, trace, json),
-        Cmd::Diff { file, timeout, json } => cmd_diff(&file, Duration::from_secs(timeout), json),
-        Cmd::Fuzz { seed, ops, run_len, mremap_weight, out, shrink_secs, json } => {
-            let weights = Weights { mremap: mremap_weight, ..Weights::default() };
-            let opts = FuzzOptions { seed, ops, run_len: run_len.max(1), weights, out_dir: out, shrink_time: Duration::from_secs(shrink_secs) };
+        Cmd::Diff {
+            file,
+            timeout,
+            json,
+        } => cmd_diff(&file, Duration::from_secs(timeout), json),
+        Cmd::Seed => (|| {
+            let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
+            print!("{}", vmspace_cli::seedfile::to_text(live.seed()));
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::Fuzz {
+            seed,
+            ops,
+            run_len,
+            mremap_weight,
+            out,
+            shrink_secs,
+            json,
+        } => {
+            let weights = Weights {
+                mremap: mremap_weight,
+                ..Weights::default()
+            };
+            let opts = FuzzOptions {
+                seed,
+                ops,
+                run_len: run_len.max(1),
+                weights,
+                out_dir: out,
+                shrink_time: Duration::from_secs(shrink_secs),
+            };
             cmd_fuzz(&opts, json)
         }
     };
@@ -103,23 +140,44 @@ fn main() -> ExitCode {
 }
 
 fn load_script(file: &PathBuf) -> Result<vmspace_script::Script> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    vmspace_script::parse_script(&file.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    vmspace_script::parse_script(&file.display().to_string(), &text)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The engine's default process: the vmspace agent's layout on the reference machine.
 fn default_engine() -> Mm {
     let seed = vmspace_cli::default_seed();
-    Mm::from_seed(&seed, Config { mmap_base: seed.mmap_base, ..Config::default() }).expect("the built-in layout is valid")
+    Mm::from_seed(
+        &seed,
+        Config {
+            mmap_base: seed.mmap_base,
+            ..Config::default()
+        },
+    )
+    .expect("the built-in layout is valid")
+}
+
+fn action_text(a: &Action) -> String {
+    match a {
+        Action::Op(op) => vmspace_script::format_op(op),
+        Action::Maps => "maps()".to_string(),
+        Action::Vmas { start, end } => format!("vmas({start:#x}, {end:#x})"),
+    }
 }
 
 fn report_line(r: &StepReport, color: bool) -> String {
-    let stmt = r.action_text();
+    let stmt = action_text(&r.action);
     let out = match &r.action {
         Action::Op(_) => r.outcome.to_string(),
         _ => String::new(),
     };
-    let mut s = if out.is_empty() { stmt } else { format!("{stmt} = {out}") };
+    let mut s = if out.is_empty() {
+        stmt
+    } else {
+        format!("{stmt} = {out}")
+    };
     if let Err(m) = &r.check {
         s.push_str(&paint(color, "31", &format!("    # FAILED: {m}")));
     }
@@ -129,7 +187,7 @@ fn report_line(r: &StepReport, color: bool) -> String {
 fn json_line(r: &StepReport) -> String {
     let mut v = serde_json::json!({
         "line": r.line,
-        "call": r.action_text(),
+        "call": action_text(&r.action),
         "outcome": r.outcome.to_string(),
         "ok": r.check.is_ok(),
     });
@@ -190,13 +248,22 @@ fn print_changes(before: &str, after: &str, color: bool) {
 }
 
 fn agent() -> Result<AgentCommand> {
-    AgentCommand::current_exe("__agent").context("cannot find the vmspace executable to start the live agent")
+    AgentCommand::current_exe("__agent")
+        .context("cannot find the vmspace executable to start the live agent")
 }
 
 fn live_config(seed: &Seed) -> Config {
-    let mut cfg = Config { mmap_base: seed.mmap_base, ..Config::default() };
+    let mut cfg = Config {
+        mmap_base: seed.mmap_base,
+        ..Config::default()
+    };
     if let Ok(mi) = std::fs::read_to_string("/proc/meminfo") {
-        let kb = |key: &str| mi.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok());
+        let kb = |key: &str| {
+            mi.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
         if let Some(t) = kb("MemTotal:") {
             cfg.overcommit.total_ram_pages = t / 4;
         }
@@ -221,9 +288,10 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
     let script = load_script(file)?;
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
     let seed = live.seed().clone();
-    let mut engine = Mm::from_seed(&seed, live_config(&seed)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut engine =
+        Mm::from_seed(&seed, live_config(&seed)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let color = color_stdout() && !json;
-    let mut lock = Lockstep::new(&mut engine, &mut live);
+    let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
     let mut runner = Runner::new(script);
     let mut failed = 0;
     loop {
@@ -241,17 +309,33 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
             }
             Err(e) => {
                 if let Some(d) = &lock.divergence {
-                    println!("{}", paint(color, "31", &format!("line {}: {}", e.line, e.source.trim())));
+                    println!(
+                        "{}",
+                        paint(
+                            color,
+                            "31",
+                            &format!("line {}: {}", e.line, e.source.trim())
+                        )
+                    );
                     print!("{d}");
                     return Ok(ExitCode::from(1));
                 }
                 eprintln!("{e}");
-                return Ok(ExitCode::from(if matches!(e.kind, vmspace_script::RunErrorKind::Backend(_)) { 2 } else { 1 }));
+                return Ok(ExitCode::from(
+                    if matches!(e.kind, vmspace_script::RunErrorKind::Backend(_)) {
+                        2
+                    } else {
+                        1
+                    },
+                ));
             }
         }
     }
     if !json {
-        println!("{} operations: the engine and the kernel agree", lock.agreed);
+        println!(
+            "{} operations: the engine and the kernel agree",
+            lock.agreed
+        );
     }
     if failed > 0 {
         eprintln!("{failed} assertion(s) failed (the engine and the kernel agreed on them)");
@@ -266,7 +350,8 @@ struct LiveSpawner {
 
 impl Spawner for LiveSpawner {
     fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed), String> {
-        let live = LiveBackend::spawn(&self.cmd, Duration::from_secs(10)).map_err(|e| format!("cannot start the live agent: {e}"))?;
+        let live = LiveBackend::spawn(&self.cmd, Duration::from_secs(10))
+            .map_err(|e| format!("cannot start the live agent: {e}"))?;
         let seed = live.seed().clone();
         Ok((Box::new(live), seed))
     }
@@ -284,7 +369,11 @@ fn cmd_fuzz(opts: &FuzzOptions, json: bool) -> Result<ExitCode> {
         eprint!("{d}");
     }
     if let Some(p) = &report.repro {
-        eprintln!("reproducer ({} operations): {}", report.repro_ops, p.display());
+        eprintln!(
+            "reproducer ({} operations): {}",
+            report.repro_ops,
+            p.display()
+        );
     }
     if json {
         let v = serde_json::json!({
@@ -296,7 +385,10 @@ fn cmd_fuzz(opts: &FuzzOptions, json: bool) -> Result<ExitCode> {
         });
         println!("{v}");
     } else {
-        println!("seed {}: {} operations, {} disagreements, {:.0} ops/s", report.seed, report.ops, report.disagreements, report.ops_per_sec);
+        println!(
+            "seed {}: {} operations, {} disagreements, {:.0} ops/s",
+            report.seed, report.ops, report.disagreements, report.ops_per_sec
+        );
     }
     if report.disagreements > 0 {
         return Ok(ExitCode::from(1));

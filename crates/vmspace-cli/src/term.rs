@@ -10,7 +10,11 @@ pub fn color_stdout() -> bool {
 
 /// Wrap `s` in an ANSI colour when `on`.
 pub fn paint(on: bool, code: &str, s: &str) -> String {
-    if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    if on {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal.
@@ -26,7 +30,12 @@ impl Progress {
     /// A bar for `total` units.
     pub fn new(total: u64) -> Self {
         let now = Instant::now();
-        Self { total, start: now, last: now, enabled: std::io::stderr().is_terminal() }
+        Self {
+            total,
+            start: now,
+            last: now,
+            enabled: std::io::stderr().is_terminal(),
+        }
     }
 
     /// Redraw (at most ten times a second).
@@ -38,7 +47,12 @@ impl Progress {
         let width = 30;
         let filled = (done * width / self.total.max(1)).min(width) as usize;
         let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
-        eprint!("\r[{}{}] {done}/{} ops, {rate:.0} ops/s {note}\x1b[K", "#".repeat(filled), ".".repeat(width as usize - filled), self.total);
+        eprint!(
+            "\r[{}{}] {done}/{} ops, {rate:.0} ops/s {note}\x1b[K",
+            "#".repeat(filled),
+            ".".repeat(width as usize - filled),
+            self.total
+        );
         let _ = std::io::stderr().flush();
     }
 

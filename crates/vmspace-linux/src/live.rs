@@ -776,11 +776,18 @@ impl LiveBackend {
             }
         }
         open_fds.sort_unstable();
+        let start_stack = procfs::stat_field(&stat, 28).unwrap_or(0);
+        let data_segment = match (procfs::stat_field(&stat, 45), procfs::stat_field(&stat, 46)) {
+            (Some(s), Some(e)) => e.saturating_sub(s),
+            _ => 0,
+        };
         Ok(Seed {
             vmas,
             mmap_base,
             start_brk,
             brk,
+            start_stack,
+            data_segment,
             open_fds,
             locked_pages: locked_kb * 1024 / PAGE_SIZE,
         })

@@ -42,6 +42,7 @@ impl Mm {
             mm.fds.insert(fd, Fd::Foreign);
         }
         mm.start_brk = seed.start_brk;
+        mm.data_segment = seed.data_segment;
         mm.brk = seed.brk;
         let mut prev_end = 0;
         for (i, sv) in seed.vmas.iter().enumerate() {

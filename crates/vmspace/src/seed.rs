@@ -30,6 +30,8 @@ pub struct Seed {
     pub brk: u64,
     /// `mm->start_stack` (0: take the top page of the `[stack]` VMA).
     pub start_stack: u64,
+    /// `end_data - start_data` of the program (counted by brk against RLIMIT_DATA).
+    pub data_segment: u64,
     /// File descriptors open in the process (new ones get the lowest free number).
     pub open_fds: Vec<u32>,
     /// `VmLck` in pages at the time of the snapshot.

@@ -16,6 +16,7 @@ fn with_heap() -> (T, u64) {
         start_brk: 0x5555_5555_9000,
         brk: 0x5555_5555_9000,
         start_stack: 0,
+        data_segment: 0,
         open_fds: vec![0, 1, 2],
         locked_pages: 0,
     };
