@@ -26,6 +26,14 @@ pub struct Divergence {
     pub maps_diff: Option<String>,
 }
 
+/// An outcome with every detail (faults with their code and address).
+pub fn detailed(o: &Outcome) -> String {
+    match o {
+        Outcome::Fault(f) => f.to_string(),
+        o => o.to_string(),
+    }
+}
+
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -34,11 +42,11 @@ impl fmt::Display for Divergence {
             self.kind
         )?;
         writeln!(f, "  {}", vmspace_script::format_op(&self.op))?;
-        writeln!(f, "  engine: {}", self.engine)?;
+        writeln!(f, "  engine: {}", detailed(&self.engine))?;
         if let Some(r) = &self.engine_reason {
             writeln!(f, "          ({r})")?;
         }
-        writeln!(f, "  kernel: {}", self.kernel)?;
+        writeln!(f, "  kernel: {}", detailed(&self.kernel))?;
         writeln!(f, "  {}", self.detail)?;
         if let Some(d) = &self.maps_diff {
             writeln!(f, "maps (- engine only, + kernel only):")?;

@@ -148,9 +148,10 @@ pub fn fuzz(
         let t0 = Instant::now();
         let mut divergence = None;
         {
+            let vm_size = engine.counters().vm_size_kb * 1024;
             let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
-            for _ in 0..n {
-                let op = generator.next_op();
+            for i in 0..=n {
+                let op = if i == 0 { generator.prologue(vm_size) } else { generator.next_op() };
                 history.push(op.clone());
                 match d.step(&op).map_err(|e| {
                     format!(
@@ -164,6 +165,9 @@ pub fn fuzz(
                         divergence = Some(*div);
                         break;
                     }
+                }
+                if i == 0 {
+                    continue;
                 }
                 done += 1;
                 if done % 64 == 0 {

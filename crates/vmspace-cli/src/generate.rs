@@ -97,6 +97,7 @@ pub struct Generator {
     initial_brk: u64,
     start_brk: u64,
     memlock_max: u64,
+    as_max: u64,
     dropped_root: bool,
     weights: Weights,
 }
@@ -127,6 +128,7 @@ impl Generator {
             initial_brk: seed.brk,
             start_brk: seed.start_brk,
             memlock_max: 8 << 20,
+            as_max: u64::MAX,
             dropped_root: false,
             weights,
         }
@@ -206,6 +208,14 @@ impl Generator {
             }
             _ => op.touched_ranges().iter().all(|&(s, e)| !hits(s, e)),
         }
+    }
+
+    /// The first operation of every sequence: a hard RLIMIT_AS of the current size
+    /// plus 256 MiB, so that no operation can make the live process populate or lock
+    /// more memory than that (huge requests fail with ENOMEM instead).
+    pub fn prologue(&self, vm_size_bytes: u64) -> Op {
+        let cap = vm_size_bytes + (256 << 20);
+        Op::Setrlimit { resource: 9, cur: cap, max: cap }
     }
 
     /// The next operation.
@@ -457,6 +467,7 @@ impl Generator {
         let resource = self.rng.pick(&[2, 8, 9, 3]);
         let (cur, max) = match resource {
             8 => (self.rng.below(64) * P, self.memlock_max),
+            9 => (self.as_max - self.rng.below(1 << 16) * P, self.as_max),
             _ => {
                 let some = (64 + self.rng.below(1 << 20)) * P;
                 (self.rng.pick(&[u64::MAX, u64::MAX, some]), u64::MAX)
@@ -503,6 +514,7 @@ impl Generator {
             Op::Setrlimit {
                 resource: 8, max, ..
             } => self.memlock_max = max,
+            Op::Setrlimit { resource: 9, max, .. } => self.as_max = max,
             _ => {}
         }
         if self.known.len() > 48 {

@@ -869,9 +869,11 @@ fn fault_outcome(signo: u64, code: u64, addr: u64) -> Outcome {
     let (signal, code) = match (signo, code) {
         (s, c) if s == segv && c == u64::from(g::SEGV_MAPERR) => (Signal::Segv, FaultCode::MapErr),
         (s, c) if s == segv && c == u64::from(g::SEGV_ACCERR) => (Signal::Segv, FaultCode::AccErr),
-        // A non-canonical address: #GP, reported by Linux as SI_KERNEL. No VMA can
-        // contain it, so it is the "no mapping" case.
-        (s, c) if s == segv && c == u64::from(g::SI_KERNEL) => (Signal::Segv, FaultCode::MapErr),
+        // A non-canonical address raises #GP, which Linux reports as SI_KERNEL with
+        // si_addr 0.
+        (s, c) if s == segv && c == u64::from(g::SI_KERNEL) => {
+            return Outcome::Fault(Fault { signal: Signal::Segv, code: FaultCode::SiKernel, addr: 0 });
+        }
         (s, c) if s == bus && c == u64::from(g::BUS_ADRERR) => (Signal::Bus, FaultCode::AdrErr),
         _ => {
             return Outcome::Unsupported(format!(

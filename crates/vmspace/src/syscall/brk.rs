@@ -74,9 +74,11 @@ impl Mm {
         {
             return None;
         }
+        // vma_prev_limit(start_brk): the VMA before oldbrk whose range reaches above
+        // start_brk (it may start below it, e.g. after merging with the bss).
         let brkvma = self
             .vma_before(oldbrk)
-            .filter(|v| v.start >= self.start_brk)
+            .filter(|v| v.end > self.start_brk)
             .cloned();
         if !self.do_brk_flags(brkvma, oldbrk, len) {
             return None;
