@@ -68,6 +68,11 @@ const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 /// answering (stopped, hung) or dies (killed, crashed) is killed if needed, reaped, and
 /// reported as a [`LiveError`] naming the operation; the backend is then unusable.
 /// Dropping the backend kills and reaps the agent.
+///
+/// The parent must not die of SIGPIPE when it writes to an agent that has just died:
+/// Rust programs ignore SIGPIPE by default, and a host that restores the default
+/// action must ignore it again before using this type. Reads of `/proc/<pid>` files are
+/// not bounded by the timeout (they do not wait for the agent).
 #[derive(Debug)]
 pub struct LiveBackend {
     child: Child,

@@ -80,6 +80,12 @@ fn agent_runs_without_randomisation_and_with_only_its_descriptors() {
         u32::from_str_radix(pers.trim(), 16).unwrap() & 0x0040000,
         0x0040000
     );
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(
+        comm.trim_end(),
+        "vmspace-agent",
+        "named after the program, not `exe`"
+    );
     let link = |fd: u32| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
     assert_eq!(link(0).to_str(), Some("/dev/null"));
     assert_eq!(link(1).to_str(), Some("/dev/null"));
@@ -126,4 +132,19 @@ fn unlimited_stack_is_refused_as_the_legacy_layout() {
         LiveBackend::spawn(&with_stack_limit("unlimited"), Duration::from_secs(20)).unwrap_err();
     assert!(matches!(err, LiveError::Layout { .. }), "{err}");
     assert!(err.to_string().contains("ulimit -s"), "{err}");
+}
+
+#[test]
+fn an_agent_started_without_randomisation_skips_the_re_execution_and_looks_the_same() {
+    let mut a = spawn();
+    let inner = agent();
+    let cmd = AgentCommand {
+        program: "/usr/bin/setarch".into(),
+        args: vec!["x86_64".into(), "-R".into(), inner.program.into_os_string()],
+    };
+    let mut b = LiveBackend::spawn(&cmd, Duration::from_secs(20)).unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", b.pid())).unwrap();
+    assert_eq!(comm.trim_end(), "vmspace-agent");
+    assert_eq!(a.maps().unwrap(), b.maps().unwrap());
+    assert_eq!(a.seed(), b.seed());
 }
