@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use vmspace::addr::TASK_SIZE;
-use vmspace::{Backend, Config, MapsLine};
+use vmspace::{Backend, Config, MapsLine, Op};
 use vmspace_linux::{AgentCommand, LiveBackend, LiveError};
 
 use crate::{agent, spawn};
@@ -100,6 +100,45 @@ fn two_agents_have_identical_maps() {
     assert_ne!(a.pid(), b.pid());
     assert_eq!(a.maps().unwrap(), b.maps().unwrap());
     assert_eq!(a.seed(), b.seed());
+    // ... and stay identical under the same operations.
+    let ops = [
+        crate::mmap_op(5 * 4096, 3, 0x22, u64::MAX),
+        crate::mmap_op(300 << 20, 1, 0x4022, u64::MAX),
+        Op::MemfdCreate {
+            name: "d".into(),
+            flags: 0,
+        },
+        Op::Ftruncate {
+            fd: 3,
+            length: 8192,
+        },
+        crate::mmap_op(8192, 3, 0x01, 3),
+        Op::Brk {
+            addr: a.seed().brk + 10 * 4096,
+        },
+    ];
+    for op in ops {
+        assert_eq!(a.apply(&op).unwrap(), b.apply(&op).unwrap(), "{op:?}");
+    }
+    // Everything but the memfd's inode number, which is fresh for every file.
+    let normalised = |maps: String| -> Vec<MapsLine> {
+        maps.lines()
+            .map(|l| {
+                let mut line = MapsLine::parse(l).unwrap();
+                if line
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("/memfd:"))
+                {
+                    line.inode = 0;
+                }
+                line
+            })
+            .collect()
+    };
+    let (ma, mb) = (a.maps().unwrap(), b.maps().unwrap());
+    assert_ne!(ma, mb, "memfd inodes differ");
+    assert_eq!(normalised(ma), normalised(mb));
 }
 
 /// The agent started through a shell that changes RLIMIT_STACK first.
