@@ -16,7 +16,7 @@ use vmspace::addr::{PAGE_SIZE, TASK_SIZE};
 use vmspace::flags::RLIM_INFINITY;
 use vmspace::{
     Backend, BackendError, Config, Counters, Errno, Fault, FaultCode, MapsLine, Op, Outcome,
-    PageState, Seed, SeedVma, Signal,
+    PageState, Rlimits, Seed, SeedVma, Signal,
 };
 
 use crate::agent::is_protected_fd;
@@ -84,6 +84,7 @@ pub struct LiveBackend {
     pagemap: Option<File>,
     timeout: Duration,
     seed: Seed,
+    rlimits: Rlimits,
     gone: Option<String>,
 }
 
@@ -133,6 +134,7 @@ impl LiveBackend {
             pagemap: None,
             timeout,
             seed: Seed::default(),
+            rlimits: Rlimits::default(),
             gone: None,
         };
         let nonblock = sys::set_nonblocking(me.req.as_fd())
@@ -160,12 +162,23 @@ impl LiveBackend {
         let path = me.proc_path("pagemap");
         me.pagemap = Some(File::open(&path).map_err(|source| LiveError::Proc { path, source })?);
         me.seed = me.read_seed(hello)?;
+        let limits = me.read_proc("limits")?;
+        me.rlimits = procfs::parse_limits(&limits).map_err(|source| LiveError::Parse {
+            path: me.proc_path("limits"),
+            source,
+        })?;
         Ok(me)
     }
 
     /// The agent's starting layout, read at spawn.
     pub fn seed(&self) -> &Seed {
         &self.seed
+    }
+
+    /// The agent's resource limits at spawn (inherited from the parent), for the
+    /// engine's [`vmspace::Config::rlimits`].
+    pub fn rlimits(&self) -> Rlimits {
+        self.rlimits
     }
 
     /// The agent's process id.

@@ -41,6 +41,7 @@ fn seed_matches_the_live_layout() {
 
     // mmap_base from the agent's own RLIMIT_STACK ...
     let limit = soft_stack_limit(b.pid());
+    assert_eq!(b.rlimits().stack.cur, limit);
     assert_eq!(
         seed.mmap_base,
         Config::mmap_base_for_stack_limit(TASK_SIZE, limit, 256 * 4096)
