@@ -79,17 +79,44 @@ fn start() -> Result<(), String> {
     Ok(())
 }
 
+/// Descriptor the first stage leaves open across its re-execution, as a copy of fd 0,
+/// so that the second stage can tell that it is the second. Low, so that any
+/// RLIMIT_NOFILE allows it; whatever the agent inherited there is closed in the second
+/// stage anyway, with every other descriptor above 2.
+const REEXEC_MARK_FD: i32 = 3;
+
 /// If this image was not executed with `ADDR_NO_RANDOMIZE`, set it and re-execute
 /// `/proc/self/exe` with the same arguments and environment (the descriptors, which
 /// are not close-on-exec, carry over).
 fn ensure_no_randomize() -> Result<(), String> {
     let no_rand = libc::ADDR_NO_RANDOMIZE as u32;
     let p = sys::personality().map_err(|e| format!("personality query failed: {e}"))?;
+    let second_stage = sys::same_open_file(REEXEC_MARK_FD, 0);
     if p & no_rand != 0 {
+        if second_stage {
+            // Executing /proc/self/exe named the process "exe"; give it its name back.
+            let name = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.as_encoded_bytes().to_vec()))
+                .and_then(|n| std::ffi::CString::new(n).ok());
+            if let Some(name) = name {
+                sys::set_comm(&name);
+            }
+        }
         return Ok(());
+    }
+    if second_stage {
+        return Err(
+            "ADDR_NO_RANDOMIZE did not survive re-executing /proc/self/exe; the kernel \
+                    clears it for set-user-ID programs and programs with file capabilities, \
+                    so run the agent from a plain executable"
+                .to_string(),
+        );
     }
     sys::set_personality(p | no_rand)
         .map_err(|e| format!("personality(ADDR_NO_RANDOMIZE) failed: {e}"))?;
+    sys::dup_to(0, REEXEC_MARK_FD)
+        .map_err(|e| format!("could not mark the re-execution on fd {REEXEC_MARK_FD}: {e}"))?;
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let err = Command::new("/proc/self/exe").arg0(argv0).args(args).exec();

@@ -16,7 +16,7 @@ use vmspace::addr::{PAGE_SIZE, TASK_SIZE};
 use vmspace::flags::RLIM_INFINITY;
 use vmspace::{
     Backend, BackendError, Config, Counters, Errno, Fault, FaultCode, MapsLine, Op, Outcome,
-    PageState, Seed, SeedVma, Signal,
+    PageState, Rlimits, Seed, SeedVma, Signal,
 };
 
 use crate::agent::is_protected_fd;
@@ -68,6 +68,11 @@ const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 /// answering (stopped, hung) or dies (killed, crashed) is killed if needed, reaped, and
 /// reported as a [`LiveError`] naming the operation; the backend is then unusable.
 /// Dropping the backend kills and reaps the agent.
+///
+/// The parent must not die of SIGPIPE when it writes to an agent that has just died:
+/// Rust programs ignore SIGPIPE by default, and a host that restores the default
+/// action must ignore it again before using this type. Reads of `/proc/<pid>` files are
+/// not bounded by the timeout (they do not wait for the agent).
 #[derive(Debug)]
 pub struct LiveBackend {
     child: Child,
@@ -79,6 +84,7 @@ pub struct LiveBackend {
     pagemap: Option<File>,
     timeout: Duration,
     seed: Seed,
+    rlimits: Rlimits,
     gone: Option<String>,
 }
 
@@ -128,6 +134,7 @@ impl LiveBackend {
             pagemap: None,
             timeout,
             seed: Seed::default(),
+            rlimits: Rlimits::default(),
             gone: None,
         };
         let nonblock = sys::set_nonblocking(me.req.as_fd())
@@ -155,12 +162,23 @@ impl LiveBackend {
         let path = me.proc_path("pagemap");
         me.pagemap = Some(File::open(&path).map_err(|source| LiveError::Proc { path, source })?);
         me.seed = me.read_seed(hello)?;
+        let limits = me.read_proc("limits")?;
+        me.rlimits = procfs::parse_limits(&limits).map_err(|source| LiveError::Parse {
+            path: me.proc_path("limits"),
+            source,
+        })?;
         Ok(me)
     }
 
     /// The agent's starting layout, read at spawn.
     pub fn seed(&self) -> &Seed {
         &self.seed
+    }
+
+    /// The agent's resource limits at spawn (inherited from the parent), for the
+    /// engine's [`vmspace::Config::rlimits`].
+    pub fn rlimits(&self) -> Rlimits {
+        self.rlimits
     }
 
     /// The agent's process id.

@@ -2,7 +2,8 @@
 //! `smaps` (`VmFlags`) and `pagemap` entries. Pure functions over text or integers, no
 //! I/O, so they can be tested against captured output.
 
-use vmspace::{MapsLine, PageState, VmFlags};
+use vmspace::flags::RLIM_INFINITY;
+use vmspace::{MapsLine, PageState, Rlimit, Rlimits, VmFlags};
 
 /// A `/proc` file that did not have the expected shape.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +81,38 @@ pub fn stat_field(text: &str, n: usize) -> Option<u64> {
 /// `start_brk`: field 47 of `/proc/<pid>/stat` (shown only to a reader that may
 /// ptrace the process; 0 otherwise).
 pub const STAT_START_BRK: usize = 47;
+
+/// Parse the limits the model honours from `/proc/<pid>/limits` (`unlimited` is
+/// [`RLIM_INFINITY`]).
+///
+/// # Errors
+/// If a row is missing or a value is not a number.
+pub fn parse_limits(text: &str) -> Result<Rlimits, ProcParseError> {
+    let row = |name: &str| -> Result<Rlimit, ProcParseError> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with("  "))
+            .ok_or_else(|| perr(format!("no `{name}` row")))?;
+        let mut f = line[name.len()..].split_ascii_whitespace();
+        let mut value = || match f.next() {
+            Some("unlimited") => Ok(RLIM_INFINITY),
+            Some(v) => v
+                .parse()
+                .map_err(|_| perr(format!("`{name}`: bad value {v:?}"))),
+            None => Err(perr(format!("`{name}`: missing value"))),
+        };
+        Ok(Rlimit {
+            cur: value()?,
+            max: value()?,
+        })
+    };
+    Ok(Rlimits {
+        address_space: row("Max address space")?,
+        data: row("Max data size")?,
+        memlock: row("Max locked memory")?,
+        stack: row("Max stack size")?,
+    })
+}
 
 /// One VMA of `/proc/<pid>/smaps`: its range and its `VmFlags`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -334,6 +367,34 @@ VmFlags: rd wr sh mr mw me ms lo zz sd
         raw.push(0xff); // a trailing partial entry is ignored
         let d: Vec<_> = decode_pagemap(&raw).collect();
         assert_eq!(d, vec![present, PagemapEntry(0)]);
+    }
+
+    #[test]
+    fn limits() {
+        // Captured from the agent on the reference machine.
+        let text = "\
+Limit                     Soft Limit           Hard Limit           Units     
+Max cpu time              unlimited            unlimited            seconds   
+Max data size             unlimited            unlimited            bytes     
+Max stack size            8388608              unlimited            bytes     
+Max core file size        0                    unlimited            bytes     
+Max locked memory         0                    0                    bytes     
+Max address space         unlimited            unlimited            bytes     
+";
+        let l = parse_limits(text).unwrap();
+        assert_eq!(
+            l.stack,
+            Rlimit {
+                cur: 8 << 20,
+                max: RLIM_INFINITY
+            }
+        );
+        assert_eq!(l.memlock, Rlimit { cur: 0, max: 0 });
+        assert_eq!(
+            (l.data, l.address_space),
+            (Rlimit::INFINITY, Rlimit::INFINITY)
+        );
+        parse_limits("Limit\nMax stack size  8 x bytes\n").unwrap_err();
     }
 
     #[test]

@@ -271,6 +271,31 @@ pub(crate) fn setup_protocol_fds() -> io::Result<()> {
     Ok(())
 }
 
+/// Make `new` a copy of `old` (not close-on-exec, so it survives `execve`).
+pub(crate) fn dup_to(old: i32, new: i32) -> io::Result<()> {
+    // SAFETY: dup3 only changes this process's descriptor table; no Rust object owns
+    // `new`.
+    check(unsafe { libc::dup3(old, new, 0) }).map(|_| ())
+}
+
+/// Are `a` and `b` both open and the same open file (same device and inode)?
+pub(crate) fn same_open_file(a: i32, b: i32) -> bool {
+    let stat = |fd: i32| {
+        // SAFETY: stat is plain data; all-zero is a valid value.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        // SAFETY: the kernel writes one `struct stat` into `st`.
+        let r = unsafe { libc::fstat(fd, &mut st) };
+        (r == 0).then_some((st.st_dev, st.st_ino))
+    };
+    matches!((stat(a), stat(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Set the calling thread's name (`comm`, at most 15 bytes are kept).
+pub(crate) fn set_comm(name: &std::ffi::CStr) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string from a buffer we borrow.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+}
+
 fn close_range(first: u32, last: u32) -> io::Result<()> {
     let nr = libc::c_long::from(linux_raw_sys::general::__NR_close_range);
     // SAFETY: close_range only closes descriptors; see setup_protocol_fds.

@@ -1,5 +1,6 @@
 //! An agent that stops answering or dies is reported within the timeout and reaped.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vmspace::{Backend, Op};
@@ -171,4 +172,46 @@ fn start_up_failures_are_bounded_and_explained() {
         msg.contains("status 70") && msg.contains("RLIMIT_NOFILE"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_set_user_id_agent_cannot_keep_addr_no_randomize_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("suid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("vmspace-agent");
+    std::fs::copy(env!("CARGO_BIN_EXE_vmspace-agent"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let nosuid = on_nosuid_mount(&dir);
+    let cmd = AgentCommand {
+        program: copy,
+        args: vec![],
+    };
+    let result = LiveBackend::spawn(&cmd, Duration::from_secs(20));
+    std::fs::remove_dir_all(&dir).unwrap();
+    if nosuid {
+        // The set-user-ID bit means nothing there, and the agent starts normally.
+        result.unwrap();
+        return;
+    }
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("did not survive") && msg.contains("set-user-ID"),
+        "{msg}"
+    );
+}
+
+/// Is `path` on a file system mounted `nosuid` (per /proc/self/mountinfo)?
+fn on_nosuid_mount(path: &Path) -> bool {
+    let path = path.canonicalize().unwrap();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut best: Option<(usize, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (mount_point, options) = (f[4], f[5]);
+        if path.starts_with(mount_point) && best.is_none_or(|(len, _)| mount_point.len() >= len) {
+            best = Some((mount_point.len(), options.split(',').any(|o| o == "nosuid")));
+        }
+    }
+    best.is_some_and(|(_, nosuid)| nosuid)
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use vmspace::addr::TASK_SIZE;
-use vmspace::{Backend, Config, MapsLine};
+use vmspace::{Backend, Config, MapsLine, Op};
 use vmspace_linux::{AgentCommand, LiveBackend, LiveError};
 
 use crate::{agent, spawn};
@@ -41,6 +41,7 @@ fn seed_matches_the_live_layout() {
 
     // mmap_base from the agent's own RLIMIT_STACK ...
     let limit = soft_stack_limit(b.pid());
+    assert_eq!(b.rlimits().stack.cur, limit);
     assert_eq!(
         seed.mmap_base,
         Config::mmap_base_for_stack_limit(TASK_SIZE, limit, 256 * 4096)
@@ -80,6 +81,12 @@ fn agent_runs_without_randomisation_and_with_only_its_descriptors() {
         u32::from_str_radix(pers.trim(), 16).unwrap() & 0x0040000,
         0x0040000
     );
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(
+        comm.trim_end(),
+        "vmspace-agent",
+        "named after the program, not `exe`"
+    );
     let link = |fd: u32| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
     assert_eq!(link(0).to_str(), Some("/dev/null"));
     assert_eq!(link(1).to_str(), Some("/dev/null"));
@@ -94,6 +101,45 @@ fn two_agents_have_identical_maps() {
     assert_ne!(a.pid(), b.pid());
     assert_eq!(a.maps().unwrap(), b.maps().unwrap());
     assert_eq!(a.seed(), b.seed());
+    // ... and stay identical under the same operations.
+    let ops = [
+        crate::mmap_op(5 * 4096, 3, 0x22, u64::MAX),
+        crate::mmap_op(300 << 20, 1, 0x4022, u64::MAX),
+        Op::MemfdCreate {
+            name: "d".into(),
+            flags: 0,
+        },
+        Op::Ftruncate {
+            fd: 3,
+            length: 8192,
+        },
+        crate::mmap_op(8192, 3, 0x01, 3),
+        Op::Brk {
+            addr: a.seed().brk + 10 * 4096,
+        },
+    ];
+    for op in ops {
+        assert_eq!(a.apply(&op).unwrap(), b.apply(&op).unwrap(), "{op:?}");
+    }
+    // Everything but the memfd's inode number, which is fresh for every file.
+    let normalised = |maps: String| -> Vec<MapsLine> {
+        maps.lines()
+            .map(|l| {
+                let mut line = MapsLine::parse(l).unwrap();
+                if line
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("/memfd:"))
+                {
+                    line.inode = 0;
+                }
+                line
+            })
+            .collect()
+    };
+    let (ma, mb) = (a.maps().unwrap(), b.maps().unwrap());
+    assert_ne!(ma, mb, "memfd inodes differ");
+    assert_eq!(normalised(ma), normalised(mb));
 }
 
 /// The agent started through a shell that changes RLIMIT_STACK first.
@@ -126,4 +172,19 @@ fn unlimited_stack_is_refused_as_the_legacy_layout() {
         LiveBackend::spawn(&with_stack_limit("unlimited"), Duration::from_secs(20)).unwrap_err();
     assert!(matches!(err, LiveError::Layout { .. }), "{err}");
     assert!(err.to_string().contains("ulimit -s"), "{err}");
+}
+
+#[test]
+fn an_agent_started_without_randomisation_skips_the_re_execution_and_looks_the_same() {
+    let mut a = spawn();
+    let inner = agent();
+    let cmd = AgentCommand {
+        program: "/usr/bin/setarch".into(),
+        args: vec!["x86_64".into(), "-R".into(), inner.program.into_os_string()],
+    };
+    let mut b = LiveBackend::spawn(&cmd, Duration::from_secs(20)).unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", b.pid())).unwrap();
+    assert_eq!(comm.trim_end(), "vmspace-agent");
+    assert_eq!(a.maps().unwrap(), b.maps().unwrap());
+    assert_eq!(a.seed(), b.seed());
 }
