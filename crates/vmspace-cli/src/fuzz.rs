@@ -12,15 +12,9 @@ use crate::generate::{Generator, Weights};
 
 /// Something that starts fresh kernel-side processes.
 pub trait Spawner {
-    /// A new process and its starting layout.
-    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed), String>;
-    /// The engine configuration that matches the spawned processes.
-    fn config(&self, seed: &Seed) -> Config {
-        Config {
-            mmap_base: seed.mmap_base,
-            ..Config::default()
-        }
-    }
+    /// A new process, its starting layout, and the engine configuration that
+    /// matches it (limits, capabilities, sysctls).
+    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String>;
 }
 
 /// What to run.
@@ -65,8 +59,8 @@ fn mix(seed: u64, run: u64) -> u64 {
 
 /// Run `ops` on a fresh process; the first disagreement, if any.
 fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Divergence)>, String> {
-    let (mut kernel, seed) = spawner.spawn()?;
-    let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
+    let (mut kernel, seed, cfg) = spawner.spawn()?;
+    let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
     let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
     for (i, op) in ops.iter().enumerate() {
         match d.step(op).map_err(|e| e.message)? {
@@ -140,8 +134,8 @@ pub fn fuzz(
     let mut busy = Duration::ZERO;
     let mut run = 0u64;
     while done < opts.ops {
-        let (mut kernel, seed) = spawner.spawn()?;
-        let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
+        let (mut kernel, seed, cfg) = spawner.spawn()?;
+        let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
         let mut generator = Generator::new(mix(opts.seed, run), &seed, opts.weights.clone());
         let mut history = Vec::new();
         let n = opts.run_len.min(opts.ops - done);
@@ -215,8 +209,8 @@ pub fn fuzz(
 
 /// The kernel's outcomes of `ops` on a fresh process, up to the first disagreement.
 fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Outcome>), String> {
-    let (mut kernel, seed) = spawner.spawn()?;
-    let mut engine = Mm::from_seed(&seed, spawner.config(&seed)).map_err(|e| e.to_string())?;
+    let (mut kernel, seed, cfg) = spawner.spawn()?;
+    let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
     let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
     let mut outs = Vec::new();
     for op in ops {

@@ -252,11 +252,21 @@ fn agent() -> Result<AgentCommand> {
         .context("cannot find the vmspace executable to start the live agent")
 }
 
-fn live_config(seed: &Seed) -> Config {
-    let mut cfg = Config {
-        mmap_base: seed.mmap_base,
-        ..Config::default()
-    };
+/// The engine configuration of a process like the live agent: its limits, the
+/// capabilities it inherits from us, and the machine's memory and sysctls.
+fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
+    let mut cfg = Config { mmap_base: seed.mmap_base, rlimits, ..Config::default() };
+    if let Ok(st) = std::fs::read_to_string("/proc/self/status") {
+        let cap = st
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+        let has = |bit: u32| cap & (1 << bit) != 0;
+        // CAP_IPC_LOCK 14, CAP_SYS_RAWIO 17, CAP_SYS_RESOURCE 24.
+        cfg.privileged = has(14) && has(17);
+        cfg.cap_sys_resource = has(24);
+    }
     if let Ok(mi) = std::fs::read_to_string("/proc/meminfo") {
         let kb = |key: &str| {
             mi.lines()
@@ -289,7 +299,7 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
     let seed = live.seed().clone();
     let mut engine =
-        Mm::from_seed(&seed, live_config(&seed)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Mm::from_seed(&seed, live_config(&seed, live.rlimits())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let color = color_stdout() && !json;
     let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
     let mut runner = Runner::new(script);
@@ -349,14 +359,12 @@ struct LiveSpawner {
 }
 
 impl Spawner for LiveSpawner {
-    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed), String> {
+    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
         let live = LiveBackend::spawn(&self.cmd, Duration::from_secs(10))
             .map_err(|e| format!("cannot start the live agent: {e}"))?;
         let seed = live.seed().clone();
-        Ok((Box::new(live), seed))
-    }
-    fn config(&self, seed: &Seed) -> Config {
-        live_config(seed)
+        let cfg = live_config(&seed, live.rlimits());
+        Ok((Box::new(live), seed, cfg))
     }
 }
 

@@ -114,8 +114,12 @@ pub struct Config {
     pub thp: ThpMode,
     /// Resource limits.
     pub rlimits: Rlimits,
-    /// Running as root (CAP_IPC_LOCK, CAP_SYS_RAWIO, CAP_SYS_RESOURCE, CAP_SYS_ADMIN).
+    /// Running as root with CAP_IPC_LOCK and CAP_SYS_RAWIO (lock beyond RLIMIT_MEMLOCK,
+    /// map below `vm.mmap_min_addr`).
     pub privileged: bool,
+    /// CAP_SYS_RESOURCE: may raise hard resource limits. (Root in a container often
+    /// lacks it, as on the reference machine.)
+    pub cap_sys_resource: bool,
     /// Reproduce the 6.15+ accounting quirk: `MREMAP_DONTUNMAP` of a locked VMA adds the
     /// new VMA's size to `locked_vm` although the old VMA is unlocked.
     pub dontunmap_locked_vm_quirk: bool,
@@ -138,6 +142,7 @@ impl Default for Config {
             thp: ThpMode::Madvise,
             rlimits: Rlimits::default(),
             privileged: true,
+            cap_sys_resource: true,
             dontunmap_locked_vm_quirk: true,
             frame_budget: (4u64 << 30) / PAGE_SIZE,
         }

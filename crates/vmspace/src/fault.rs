@@ -102,18 +102,20 @@ impl Mm {
             Backing::Object(id) => {
                 let index = vma.pgoff_at(va);
                 let size = self.objects[&id].size;
+                // do_read_fault maps the cached neighbours first, even when the fault
+                // itself then ends in SIGBUS beyond the end of the file.
+                if access == Access::Read {
+                    self.fault_around(&vma, id, va, size);
+                    if let Some(fr) = self.pt.get(va) {
+                        return Ok(fr);
+                    }
+                }
                 if index >= size.div_ceil(PAGE_SIZE) {
                     return Err(FaultErr::Signal(Fault {
                         signal: Signal::Bus,
                         code: FaultCode::AdrErr,
                         addr,
                     }));
-                }
-                if access == Access::Read {
-                    self.fault_around(&vma, id, va, size);
-                    if let Some(fr) = self.pt.get(va) {
-                        return Ok(fr);
-                    }
                 }
                 let cache = self.cache_page(id, index)?;
                 if vma.is_shareable() || access == Access::Read {
@@ -186,8 +188,13 @@ impl Mm {
         {
             return None;
         }
-        if next.vm_flags.contains(VmFlags::ACCOUNT) && !self.vm_acct(grow) {
+        // The commit check is the last test and runs whether or not the VMA is
+        // accounted (acct_stack_growth -> security_vm_enough_memory_mm).
+        if !self.vm_enough_memory(grow) {
             return None;
+        }
+        if next.vm_flags.contains(VmFlags::ACCOUNT) {
+            self.committed += grow;
         }
         self.anon_vma_prepare(next.start);
         if next.vm_flags.contains(VmFlags::LOCKED) {

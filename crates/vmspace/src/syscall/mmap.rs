@@ -308,13 +308,6 @@ impl Mm {
         if vm_flags.contains(VmFlags::ACCOUNT) {
             self.committed += pglen;
         }
-        if vm_flags.contains(VmFlags::LOCKED) {
-            if vm_flags.intersects(VmFlags::SPECIAL) {
-                vm_flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
-            } else {
-                self.locked_vm += pglen;
-            }
-        }
         let backing = if shared_anon {
             // shmem_zero_setup charges the whole object (after the old mappings are
             // gone: a failure here leaves a hole).
@@ -343,18 +336,28 @@ impl Mm {
         } else {
             backing
         };
-        if self
-            .merge_new(addr, end, vm_flags, backing, pgoff, None)
-            .is_none()
-        {
-            self.insert_vma(Vma {
-                start: addr,
-                end,
-                vm_flags,
-                pgoff,
-                backing,
-                anon: None,
-            });
+        let key = match self.merge_new(addr, end, vm_flags, backing, pgoff, None) {
+            Some(k) => k,
+            None => {
+                self.insert_vma(Vma {
+                    start: addr,
+                    end,
+                    vm_flags,
+                    pgoff,
+                    backing,
+                    anon: None,
+                });
+                addr
+            }
+        };
+        // __mmap_complete: mappings that cannot be locked (special, hugetlb, droppable)
+        // silently lose the lock flags, after placement; the others count in locked_vm.
+        if vm_flags.contains(VmFlags::LOCKED) {
+            if vm_flags.intersects(VmFlags::SPECIAL | VmFlags::HUGETLB | VmFlags::DROPPABLE) {
+                self.update_vma(key, |v| v.vm_flags.remove(VmFlags::LOCKED_MASK));
+            } else {
+                self.locked_vm += pglen;
+            }
         }
         Ok(addr)
     }

@@ -30,7 +30,7 @@ impl Mm {
             _ => None,
         };
         if let Some(slot) = slot {
-            if max > slot.max && !self.cfg.privileged {
+            if max > slot.max && !self.cfg.cap_sys_resource {
                 bail!(
                     EPERM,
                     "do_prlimit: raising the hard limit needs CAP_SYS_RESOURCE"
@@ -54,6 +54,7 @@ impl Mm {
         if self.cfg.privileged {
             if uid != 0 {
                 self.cfg.privileged = false;
+                self.cfg.cap_sys_resource = false;
                 self.uid = uid;
             }
             return Ok(0);
