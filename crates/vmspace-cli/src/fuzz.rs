@@ -145,7 +145,11 @@ pub fn fuzz(
             let vm_size = engine.counters().vm_size_kb * 1024;
             let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
             for i in 0..=n {
-                let op = if i == 0 { generator.prologue(vm_size) } else { generator.next_op() };
+                let op = if i == 0 {
+                    generator.prologue(vm_size)
+                } else {
+                    generator.next_op()
+                };
                 history.push(op.clone());
                 match d.step(&op).map_err(|e| {
                     format!(

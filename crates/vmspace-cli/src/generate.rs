@@ -215,7 +215,11 @@ impl Generator {
     /// more memory than that (huge requests fail with ENOMEM instead).
     pub fn prologue(&self, vm_size_bytes: u64) -> Op {
         let cap = vm_size_bytes + (256 << 20);
-        Op::Setrlimit { resource: 9, cur: cap, max: cap }
+        Op::Setrlimit {
+            resource: 9,
+            cur: cap,
+            max: cap,
+        }
     }
 
     /// The next operation.
@@ -514,7 +518,9 @@ impl Generator {
             Op::Setrlimit {
                 resource: 8, max, ..
             } => self.memlock_max = max,
-            Op::Setrlimit { resource: 9, max, .. } => self.as_max = max,
+            Op::Setrlimit {
+                resource: 9, max, ..
+            } => self.as_max = max,
             _ => {}
         }
         if self.known.len() > 48 {

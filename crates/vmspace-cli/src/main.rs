@@ -255,7 +255,11 @@ fn agent() -> Result<AgentCommand> {
 /// The engine configuration of a process like the live agent: its limits, the
 /// capabilities it inherits from us, and the machine's memory and sysctls.
 fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
-    let mut cfg = Config { mmap_base: seed.mmap_base, rlimits, ..Config::default() };
+    let mut cfg = Config {
+        mmap_base: seed.mmap_base,
+        rlimits,
+        ..Config::default()
+    };
     if let Ok(st) = std::fs::read_to_string("/proc/self/status") {
         let cap = st
             .lines()
@@ -298,8 +302,8 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
     let script = load_script(file)?;
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
     let seed = live.seed().clone();
-    let mut engine =
-        Mm::from_seed(&seed, live_config(&seed, live.rlimits())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut engine = Mm::from_seed(&seed, live_config(&seed, live.rlimits()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let color = color_stdout() && !json;
     let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
     let mut runner = Runner::new(script);

@@ -890,7 +890,11 @@ fn fault_outcome(signo: u64, code: u64, addr: u64) -> Outcome {
         // A non-canonical address raises #GP, which Linux reports as SI_KERNEL with
         // si_addr 0.
         (s, c) if s == segv && c == u64::from(g::SI_KERNEL) => {
-            return Outcome::Fault(Fault { signal: Signal::Segv, code: FaultCode::SiKernel, addr: 0 });
+            return Outcome::Fault(Fault {
+                signal: Signal::Segv,
+                code: FaultCode::SiKernel,
+                addr: 0,
+            });
         }
         (s, c) if s == bus && c == u64::from(g::BUS_ADRERR) => (Signal::Bus, FaultCode::AdrErr),
         _ => {

@@ -110,6 +110,11 @@ impl Mm {
                         return Ok(fr);
                     }
                 }
+                // do_cow_fault prepares the anon_vma before asking the file for the page,
+                // so a private write fault gives the VMA one even when it then fails.
+                if access == Access::Write && !vma.is_shareable() {
+                    self.anon_vma_prepare(key);
+                }
                 if index >= size.div_ceil(PAGE_SIZE) {
                     return Err(FaultErr::Signal(Fault {
                         signal: Signal::Bus,
@@ -166,7 +171,9 @@ impl Mm {
         if !next.vm_flags.contains(VmFlags::GROWSDOWN) {
             return None;
         }
-        if va < self.cfg.mmap_min_addr {
+        // expand_downwards refuses addresses below mmap_min_addr (the effective value,
+        // 65536 here).
+        if va < self.cfg.search_min_addr {
             return None;
         }
         if let Some(prev) = self.vma_before(next.start)

@@ -82,13 +82,21 @@ fn load_of_unmapped_memory_faults_at_the_first_missing_byte() {
     // Above TASK_SIZE and in kernel space: SEGV_MAPERR at the address. A non-canonical
     // address raises #GP, which Linux reports as SI_KERNEL with si_addr 0 (a C program
     // doing the same loads natively on 6.18.44 got si_code 128 and a null address).
-    for addr in [0x7fff_ffff_f000, 0xffff_ffff_8000_0000, 0xffff_8000_0000_0000] {
+    for addr in [
+        0x7fff_ffff_f000,
+        0xffff_ffff_8000_0000,
+        0xffff_8000_0000_0000,
+    ] {
         assert_eq!(
             apply(&mut b, Op::Load { addr, len: 8 }),
             segv(FaultCode::MapErr, addr)
         );
     }
-    for addr in [0x8000_0000_0000_0000, 0x8000_0000_0d04, 0xffff_7fff_ffff_ffff] {
+    for addr in [
+        0x8000_0000_0000_0000,
+        0x8000_0000_0d04,
+        0xffff_7fff_ffff_ffff,
+    ] {
         assert_eq!(
             apply(&mut b, Op::Load { addr, len: 1 }),
             segv(FaultCode::SiKernel, 0)

@@ -62,21 +62,25 @@ impl Mm {
         }
     }
 
-    /// `count_mm_mlocked_page_nr`.
+    /// `count_mm_mlocked_page_nr`: locked pages inside `[start, start + len)` (the end
+    /// clamped to 2^64 - 1; nothing when `len` is 0).
     fn count_mlocked(&self, start: u64, len: u64) -> u64 {
-        let end = start.wrapping_add(len);
-        let mut n = 0;
-        for v in self.vmas.values() {
-            if len != 0 && v.start >= end {
-                break;
-            }
-            if v.vm_flags.contains(VmFlags::LOCKED) && v.end > start {
-                let s = v.start.max(start);
-                let e = if len == 0 { v.end } else { v.end.min(end) };
-                n += pages(e - s);
+        let end = start.checked_add(len).unwrap_or(u64::MAX);
+        let mut count: u64 = 0;
+        for k in self.keys_in(start, end) {
+            let v = self.vma(k);
+            if v.vm_flags.contains(VmFlags::LOCKED) {
+                if start > v.start {
+                    count = count.wrapping_sub(start - v.start);
+                }
+                if end < v.end {
+                    count = count.wrapping_add(end - v.start);
+                    break;
+                }
+                count = count.wrapping_add(v.end - v.start);
             }
         }
-        n
+        count / PAGE_SIZE
     }
 
     /// `munlock(addr, len)`—Unlock pages.

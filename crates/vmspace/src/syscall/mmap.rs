@@ -235,7 +235,8 @@ impl Mm {
         }
         let shared_anon = file == MapFile::None && vm_flags.contains(VmFlags::SHARED);
         let addr = self.mmap_region(addr, len, vm_flags, backing, *pgoff, shared_anon)?;
-        let vm_flags = self.vma_at(addr).map_or(vm_flags, |v| v.vm_flags);
+        // The populate decision uses do_mmap's own flags: a mapping that lost VM_LOCKED
+        // in __mmap_complete (droppable, special) is still populated.
         if vm_flags.contains(VmFlags::LOCKED)
             || flags.bits() & (MapFlags::POPULATE.bits() | MapFlags::NONBLOCK.bits())
                 == MapFlags::POPULATE.bits()
