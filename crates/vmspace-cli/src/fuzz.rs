@@ -6,9 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use vmspace::{Backend, Config, Mm, Op, Outcome, Seed};
+use vmspace_script::{Arg, BinOp, Call, Env, Expr};
 
 use crate::differ::{Differ, Divergence, Step};
 use crate::generate::{Generator, Weights};
+
+/// Operations every run starts with (RLIMIT_AS cap, window probe, unmap of the probe);
+/// shrinking keeps them.
+const PROLOGUE: usize = 3;
 
 /// Something that starts fresh kernel-side processes.
 pub trait Spawner {
@@ -32,6 +37,8 @@ pub struct FuzzOptions {
     pub out_dir: PathBuf,
     /// Time allowed for shrinking a disagreement.
     pub shrink_time: Duration,
+    /// Print every operation and the agreed result.
+    pub trace: bool,
 }
 
 /// The result of a campaign.
@@ -72,7 +79,10 @@ fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Diverg
 }
 
 /// Delta debugging (ddmin) of an operation list that makes the backends disagree.
-fn shrink(spawner: &mut dyn Spawner, mut ops: Vec<Op>, deadline: Instant) -> Vec<Op> {
+fn shrink(spawner: &mut dyn Spawner, all: Vec<Op>, deadline: Instant) -> Vec<Op> {
+    let keep = PROLOGUE.min(all.len());
+    let prologue: Vec<Op> = all[..keep].to_vec();
+    let mut ops: Vec<Op> = all[keep..].to_vec();
     let mut n = 2usize;
     while ops.len() >= 2 && Instant::now() < deadline {
         let chunk = ops.len().div_ceil(n);
@@ -87,8 +97,9 @@ fn shrink(spawner: &mut dyn Spawner, mut ops: Vec<Op>, deadline: Instant) -> Vec
             }
             let hi = (lo + chunk).min(ops.len());
             let candidate: Vec<Op> = ops[..lo].iter().chain(&ops[hi..]).cloned().collect();
-            if let Ok(Some((at, _))) = replay(spawner, &candidate) {
-                ops = candidate[..=at].to_vec();
+            let full: Vec<Op> = prologue.iter().chain(&candidate).cloned().collect();
+            if let Ok(Some((at, _))) = replay(spawner, &full) {
+                ops = full[keep..=at.max(keep)].to_vec();
                 n = (n - 1).max(2);
                 reduced = true;
                 break;
@@ -101,25 +112,104 @@ fn shrink(spawner: &mut dyn Spawner, mut ops: Vec<Op>, deadline: Instant) -> Vec
             n = (2 * n).min(ops.len());
         }
     }
-    ops
+    prologue.into_iter().chain(ops).collect()
+}
+
+/// Names for addresses: the results of earlier calls, so that a reproducer does not
+/// depend on where the agent's own mappings happen to be.
+#[derive(Debug, Default)]
+struct Symbols {
+    /// (name, start, length), latest last.
+    syms: Vec<(String, u64, u64)>,
+}
+
+impl Symbols {
+    fn expr(&self, addr: u64) -> Expr {
+        for (name, start, len) in self.syms.iter().rev() {
+            if *start <= addr && addr - *start <= *len {
+                let var = Expr::Var(name.clone());
+                return if addr == *start {
+                    var
+                } else {
+                    Expr::Binary { op: BinOp::Add, lhs: Box::new(var), rhs: Box::new(Expr::hex(addr - *start)) }
+                };
+            }
+        }
+        if addr == 0 { Expr::Null } else { Expr::hex(addr) }
+    }
+
+    fn bind(&mut self, start: u64, len: u64) -> String {
+        let name = format!("m{}", self.syms.len() + 1);
+        self.syms.push((name.clone(), start, len.div_ceil(4096) * 4096));
+        name
+    }
+}
+
+/// Replace the address arguments of `call` by symbolic expressions.
+fn symbolize(call: &mut Call, syms: &Symbols) {
+    let addr_args: &[usize] = match call {
+        Call::Syscall { name, .. } => match *name {
+            "mmap" | "munmap" | "mprotect" | "mlock" | "mlock2" | "munlock" | "madvise" => &[0],
+            "mremap" => &[0, 4],
+            _ => &[],
+        },
+        Call::Store { addr, .. } | Call::Load { addr, .. } | Call::Fill { addr, .. } => {
+            if let Ok(v) = addr.eval(&Env::new()) {
+                *addr = syms.expr(v);
+            }
+            &[]
+        }
+        _ => &[],
+    };
+    if let Call::Syscall { args, .. } = call {
+        for &i in addr_args {
+            if let Some(Arg::Expr(e)) = args.get_mut(i) {
+                if let Ok(v) = e.eval(&Env::new()) {
+                    *e = syms.expr(v);
+                }
+            }
+        }
+    }
 }
 
 /// The reproducer text: each operation with the kernel's result as the expectation.
-pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome]) -> String {
+/// Addresses are written relative to the results that produced them (`$m1 + 0x3000`)
+/// and `brk` values relative to the starting break (`$brk0`), so the script holds
+/// whatever the agent binary's own layout is.
+pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome], initial_brk: u64) -> String {
     let mut s = String::new();
     for l in header.lines() {
         let _ = writeln!(s, "# {l}");
     }
+    let uses_brk = ops.iter().any(|op| matches!(op, Op::Brk { addr } if *addr >= initial_brk));
+    if uses_brk {
+        let _ = writeln!(s, "$brk0 = brk(NULL)");
+    }
+    let mut syms = Symbols::default();
     for (op, o) in ops.iter().zip(outcomes) {
-        let line = vmspace_script::format_op(op);
-        match o {
-            Outcome::Done | Outcome::Unsupported(_) => {
-                let _ = writeln!(s, "{line}");
-            }
-            o => {
-                let _ = writeln!(s, "{line} = {o}");
+        let mut call = Call::from_op(op);
+        symbolize(&mut call, &syms);
+        let mut line = call.to_string();
+        if let Op::Brk { addr } = *op {
+            if uses_brk && addr >= initial_brk {
+                line = format!("brk($brk0 + {:#x})", addr - initial_brk);
             }
         }
+        let out = match (op, o) {
+            (_, Outcome::Done | Outcome::Unsupported(_)) => line,
+            (Op::Brk { .. }, Outcome::Value(v)) if uses_brk && *v >= initial_brk => format!("{line} = $brk0 + {:#x}", v - initial_brk),
+            (Op::Mmap { len, .. }, Outcome::Value(v)) | (Op::Mremap { new_len: len, .. }, Outcome::Value(v)) => {
+                let e = syms.expr(*v);
+                if matches!(e, Expr::Num { .. }) || matches!(op, Op::Mmap { addr: 0, .. }) {
+                    let name = syms.bind(*v, *len);
+                    format!("${name} = {line}")
+                } else {
+                    format!("{line} = {e}")
+                }
+            }
+            (_, o) => format!("{line} = {o}"),
+        };
+        let _ = writeln!(s, "{out}");
     }
     s
 }
@@ -141,30 +231,41 @@ pub fn fuzz(
         let n = opts.run_len.min(opts.ops - done);
         let t0 = Instant::now();
         let mut divergence = None;
+        let mut window = 0;
         {
             let vm_size = engine.counters().vm_size_kb * 1024;
             let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
-            for i in 0..=n {
-                let op = if i == 0 {
-                    generator.prologue(vm_size)
-                } else {
-                    generator.next_op()
+            for i in 0..n + PROLOGUE as u64 {
+                let op = match i {
+                    0 => generator.prologue(vm_size),
+                    1 => Generator::window_probe(),
+                    2 => match history[1] {
+                        Op::Mmap { len, .. } => Op::Munmap { addr: window, len },
+                        _ => unreachable!(),
+                    },
+                    _ => generator.next_op(),
                 };
                 history.push(op.clone());
-                match d.step(&op).map_err(|e| {
-                    format!(
-                        "{} (after {} operations of run {run})",
-                        e.message,
-                        history.len()
-                    )
-                })? {
-                    Step::Agree(o) => generator.observe(&op, &o),
+                match d.step(&op).map_err(|e| format!("{} (after {} operations of run {run})", e.message, history.len()))? {
+                    Step::Agree(o) => {
+                        if opts.trace {
+                            println!("{} = {o}", vmspace_script::format_op(&op));
+                        }
+                        if i == 1 {
+                            let Outcome::Value(w) = o else {
+                                return Err(format!("the window probe failed: {o}"));
+                            };
+                            window = w;
+                            generator.set_window(w);
+                        }
+                        generator.observe(&op, &o)
+                    }
                     Step::Diverge(div) => {
                         divergence = Some(*div);
                         break;
                     }
                 }
-                if i == 0 {
+                if i < PROLOGUE as u64 {
                     continue;
                 }
                 done += 1;
@@ -178,7 +279,7 @@ pub fn fuzz(
         if let Some(div) = divergence {
             let deadline = Instant::now() + opts.shrink_time;
             let small = shrink(spawner, history, deadline);
-            let (ops, outcomes) = outcomes_of(spawner, &small)?;
+            let (ops, outcomes, initial_brk) = outcomes_of(spawner, &small)?;
             let header = format!(
                 "vmspace fuzz --seed {} found this disagreement (run {run}); reproduce with: vmspace diff FILE\n{}",
                 opts.seed,
@@ -187,7 +288,7 @@ pub fn fuzz(
             let path = opts
                 .out_dir
                 .join(format!("vmspace-fuzz-{}-{run}.vms", opts.seed));
-            write_file(&path, &repro_script(&header, &ops, &outcomes))?;
+            write_file(&path, &repro_script(&header, &ops, &outcomes, initial_brk))?;
             return Ok(FuzzReport {
                 seed: opts.seed,
                 ops: done,
@@ -212,7 +313,7 @@ pub fn fuzz(
 }
 
 /// The kernel's outcomes of `ops` on a fresh process, up to the first disagreement.
-fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Outcome>), String> {
+fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Outcome>, u64), String> {
     let (mut kernel, seed, cfg) = spawner.spawn()?;
     let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
     let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
@@ -226,7 +327,7 @@ fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Ou
             }
         }
     }
-    Ok((ops[..outs.len()].to_vec(), outs))
+    Ok((ops[..outs.len()].to_vec(), outs, seed.brk))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {

@@ -10,6 +10,8 @@
 use vmspace::{Op, Outcome, Seed};
 
 const P: u64 = 4096;
+/// Pages in the first window.
+pub const WINDOW_PAGES: u64 = 768;
 
 /// A small, fast, seedable PRNG (xorshift64*), so that the same seed gives the same
 /// sequence on every machine.
@@ -117,7 +119,7 @@ impl Generator {
             .filter(|&s| s <= seed.mmap_base && s + (1 << 30) > seed.mmap_base)
             .min()
             .unwrap_or(seed.mmap_base);
-        let w1 = (frontier - 768 * P, frontier);
+        let w1 = (frontier - WINDOW_PAGES * P, frontier);
         let w2 = (0x3f00_0000_0000, 0x3f00_0000_0000 + 1024 * P);
         Self {
             rng: Rng::new(rng_seed),
@@ -222,6 +224,18 @@ impl Generator {
         }
     }
 
+    /// The window probe: an unhinted PROT_NONE mapping of the window's size (unmapped
+    /// right after), whose address becomes the first window. Being a result, not a
+    /// constant, it keeps reproducers independent of the agent binary's layout.
+    pub fn window_probe() -> Op {
+        Op::Mmap { addr: 0, len: WINDOW_PAGES * P, prot: 0, flags: 0x4022, fd: u64::MAX, offset: 0 }
+    }
+
+    /// Use `[start, start + WINDOW_PAGES pages)` as the first window.
+    pub fn set_window(&mut self, start: u64) {
+        self.windows[0] = (start, start + WINDOW_PAGES * P);
+    }
+
     /// The next operation.
     pub fn next_op(&mut self) -> Op {
         loop {
@@ -256,7 +270,7 @@ impl Generator {
             },
             2 => self.mremap(),
             3 => Op::Mprotect {
-                addr: self.addr(),
+                addr: self.mapped_addr(),
                 len: self.len(),
                 prot: self.prot(),
             },
@@ -334,37 +348,61 @@ impl Generator {
         }
     }
 
+    /// An address inside (or at the edge of) a mapping this sequence created, when
+    /// there is one; else a window page.
+    fn mapped_addr(&mut self) -> u64 {
+        if self.known.is_empty() || self.rng.chance(1, 5) {
+            return self.addr();
+        }
+        let (s, l) = self.known[self.rng.below(self.known.len() as u64) as usize];
+        match self.rng.below(10) {
+            0..=5 => s,
+            6..=8 => s + self.rng.below((l / P).max(1)) * P,
+            _ => s.wrapping_sub(P),
+        }
+    }
+
     fn mremap(&mut self) -> Op {
-        let old_addr = self.addr();
-        let old_len = if self.rng.chance(1, 20) {
-            0
+        let old_addr = self.mapped_addr();
+        let old_len = match self.rng.below(20) {
+            0 => 0,
+            1 => self.len(),
+            _ => {
+                let known = self.known.iter().find(|&&(s, _)| s == old_addr).map(|&(_, l)| l);
+                match known {
+                    Some(l) if self.rng.chance(3, 4) => l,
+                    _ => (1 + self.rng.below(8)) * P,
+                }
+            }
+        };
+        // Mostly valid flag combinations; now and then anything, or an unknown bit.
+        let flags = match self.rng.below(100) {
+            0..=19 => 0,
+            20..=49 => 1,
+            50..=69 => 3,
+            70..=79 => 5,
+            80..=84 => 7,
+            85..=94 => self.rng.below(8),
+            _ => self.rng.below(8) | self.rng.pick(&[8, 0x10, 1 << 32]),
+        };
+        let new_len = if flags & 4 != 0 && self.rng.chance(9, 10) {
+            old_len.max(if old_len == 0 { 0 } else { P })
         } else {
-            self.len()
+            match self.rng.below(100) {
+                0..=29 => old_len.max(P),
+                30..=59 => old_len.saturating_add((1 + self.rng.below(8)) * P),
+                60..=79 => old_len.saturating_sub((1 + self.rng.below(4)) * P).max(P),
+                80..=89 => self.rng.pick(&[511 * P, 512 * P, 513 * P, 1024 * P]),
+                _ => self.len(),
+            }
         };
-        let new_len = match self.rng.below(100) {
-            0..=29 => old_len.max(P),
-            30..=59 => old_len.saturating_add((1 + self.rng.below(8)) * P),
-            60..=84 => old_len
-                .saturating_sub((1 + self.rng.below(4)) * P)
-                .max(self.rng.pick(&[0, P])),
-            _ => self.len(),
-        };
-        let mut flags = self.rng.below(8);
-        if self.rng.chance(1, 30) {
-            flags |= self.rng.pick(&[8, 0x10, 1 << 32]);
-        }
         let new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) {
-            self.addr()
+            // Usually somewhere in a window, sometimes right next to an existing mapping.
+            if self.rng.chance(1, 4) { self.mapped_addr().wrapping_add(self.rng.pick(&[0, P, 2 * P])) } else { self.window_page() }
         } else {
             0
         };
-        Op::Mremap {
-            old_addr,
-            old_len,
-            new_len,
-            flags,
-            new_addr,
-        }
+        Op::Mremap { old_addr, old_len, new_len, flags, new_addr }
     }
 
     fn lock(&mut self) -> Op {
@@ -481,7 +519,7 @@ impl Generator {
     }
 
     fn access(&mut self) -> Op {
-        let addr = self.addr().wrapping_add(self.rng.below(P));
+        let addr = self.mapped_addr().wrapping_add(self.rng.below(P));
         let len = if self.rng.chance(1, 10) {
             P + self.rng.below(P)
         } else {

@@ -82,6 +82,9 @@ enum Cmd {
         /// Print the final summary as a JSON object.
         #[arg(long)]
         json: bool,
+        /// Print every operation and the result both sides agreed on.
+        #[arg(long)]
+        trace: bool,
     },
     /// Print the live agent's starting layout in the seed format (used to refresh the
     /// engine's built-in layout).
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
             out,
             shrink_secs,
             json,
+            trace,
         } => {
             let weights = Weights {
                 mremap: mremap_weight,
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
                 weights,
                 out_dir: out,
                 shrink_time: Duration::from_secs(shrink_secs),
+                trace,
             };
             cmd_fuzz(&opts, json)
         }
