@@ -100,12 +100,13 @@ fn shrink(spawner: &mut dyn Spawner, all: Vec<Op>, deadline: Instant) -> Vec<Op>
             let full: Vec<Op> = prologue.iter().chain(&candidate).cloned().collect();
             if let Ok(Some((at, _))) = replay(spawner, &full) {
                 ops = full[keep..=at.max(keep)].to_vec();
-                n = (n - 1).max(2);
                 reduced = true;
                 break;
             }
         }
-        if !reduced {
+        if reduced {
+            n = (n - 1).max(2);
+        } else {
             if n >= ops.len() {
                 break;
             }
@@ -131,16 +132,25 @@ impl Symbols {
                 return if addr == *start {
                     var
                 } else {
-                    Expr::Binary { op: BinOp::Add, lhs: Box::new(var), rhs: Box::new(Expr::hex(addr - *start)) }
+                    Expr::Binary {
+                        op: BinOp::Add,
+                        lhs: Box::new(var),
+                        rhs: Box::new(Expr::hex(addr - *start)),
+                    }
                 };
             }
         }
-        if addr == 0 { Expr::Null } else { Expr::hex(addr) }
+        if addr == 0 {
+            Expr::Null
+        } else {
+            Expr::hex(addr)
+        }
     }
 
     fn bind(&mut self, start: u64, len: u64) -> String {
         let name = format!("m{}", self.syms.len() + 1);
-        self.syms.push((name.clone(), start, len.div_ceil(4096) * 4096));
+        self.syms
+            .push((name.clone(), start, len.div_ceil(4096) * 4096));
         name
     }
 }
@@ -163,10 +173,10 @@ fn symbolize(call: &mut Call, syms: &Symbols) {
     };
     if let Call::Syscall { args, .. } = call {
         for &i in addr_args {
-            if let Some(Arg::Expr(e)) = args.get_mut(i) {
-                if let Ok(v) = e.eval(&Env::new()) {
-                    *e = syms.expr(v);
-                }
+            if let Some(Arg::Expr(e)) = args.get_mut(i)
+                && let Ok(v) = e.eval(&Env::new())
+            {
+                *e = syms.expr(v);
             }
         }
     }
@@ -181,7 +191,9 @@ pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome], initial_brk:
     for l in header.lines() {
         let _ = writeln!(s, "# {l}");
     }
-    let uses_brk = ops.iter().any(|op| matches!(op, Op::Brk { addr } if *addr >= initial_brk));
+    let uses_brk = ops
+        .iter()
+        .any(|op| matches!(op, Op::Brk { addr } if *addr >= initial_brk));
     if uses_brk {
         let _ = writeln!(s, "$brk0 = brk(NULL)");
     }
@@ -190,15 +202,19 @@ pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome], initial_brk:
         let mut call = Call::from_op(op);
         symbolize(&mut call, &syms);
         let mut line = call.to_string();
-        if let Op::Brk { addr } = *op {
-            if uses_brk && addr >= initial_brk {
-                line = format!("brk($brk0 + {:#x})", addr - initial_brk);
-            }
+        if let Op::Brk { addr } = *op
+            && uses_brk
+            && addr >= initial_brk
+        {
+            line = format!("brk($brk0 + {:#x})", addr - initial_brk);
         }
         let out = match (op, o) {
             (_, Outcome::Done | Outcome::Unsupported(_)) => line,
-            (Op::Brk { .. }, Outcome::Value(v)) if uses_brk && *v >= initial_brk => format!("{line} = $brk0 + {:#x}", v - initial_brk),
-            (Op::Mmap { len, .. }, Outcome::Value(v)) | (Op::Mremap { new_len: len, .. }, Outcome::Value(v)) => {
+            (Op::Brk { .. }, Outcome::Value(v)) if uses_brk && *v >= initial_brk => {
+                format!("{line} = $brk0 + {:#x}", v - initial_brk)
+            }
+            (Op::Mmap { len, .. }, Outcome::Value(v))
+            | (Op::Mremap { new_len: len, .. }, Outcome::Value(v)) => {
                 let e = syms.expr(*v);
                 if matches!(e, Expr::Num { .. }) || matches!(op, Op::Mmap { addr: 0, .. }) {
                     let name = syms.bind(*v, *len);
@@ -246,7 +262,13 @@ pub fn fuzz(
                     _ => generator.next_op(),
                 };
                 history.push(op.clone());
-                match d.step(&op).map_err(|e| format!("{} (after {} operations of run {run})", e.message, history.len()))? {
+                match d.step(&op).map_err(|e| {
+                    format!(
+                        "{} (after {} operations of run {run})",
+                        e.message,
+                        history.len()
+                    )
+                })? {
                     Step::Agree(o) => {
                         if opts.trace {
                             println!("{} = {o}", vmspace_script::format_op(&op));
@@ -269,7 +291,7 @@ pub fn fuzz(
                     continue;
                 }
                 done += 1;
-                if done % 64 == 0 {
+                if done.is_multiple_of(64) {
                     progress(done);
                 }
             }
@@ -313,7 +335,10 @@ pub fn fuzz(
 }
 
 /// The kernel's outcomes of `ops` on a fresh process, up to the first disagreement.
-fn outcomes_of(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<(Vec<Op>, Vec<Outcome>, u64), String> {
+fn outcomes_of(
+    spawner: &mut dyn Spawner,
+    ops: &[Op],
+) -> Result<(Vec<Op>, Vec<Outcome>, u64), String> {
     let (mut kernel, seed, cfg) = spawner.spawn()?;
     let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
     let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);

@@ -159,7 +159,7 @@ impl Generator {
                 0x10000,
                 1 << 47,
                 (1 << 47) - P,
-                u64::MAX & !0xfff,
+                !0xfff,
                 0xdead_beef,
             ]),
         }
@@ -228,7 +228,14 @@ impl Generator {
     /// right after), whose address becomes the first window. Being a result, not a
     /// constant, it keeps reproducers independent of the agent binary's layout.
     pub fn window_probe() -> Op {
-        Op::Mmap { addr: 0, len: WINDOW_PAGES * P, prot: 0, flags: 0x4022, fd: u64::MAX, offset: 0 }
+        Op::Mmap {
+            addr: 0,
+            len: WINDOW_PAGES * P,
+            prot: 0,
+            flags: 0x4022,
+            fd: u64::MAX,
+            offset: 0,
+        }
     }
 
     /// Use `[start, start + WINDOW_PAGES pages)` as the first window.
@@ -368,7 +375,11 @@ impl Generator {
             0 => 0,
             1 => self.len(),
             _ => {
-                let known = self.known.iter().find(|&&(s, _)| s == old_addr).map(|&(_, l)| l);
+                let known = self
+                    .known
+                    .iter()
+                    .find(|&&(s, _)| s == old_addr)
+                    .map(|&(_, l)| l);
                 match known {
                     Some(l) if self.rng.chance(3, 4) => l,
                     _ => (1 + self.rng.below(8)) * P,
@@ -398,11 +409,22 @@ impl Generator {
         };
         let new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) {
             // Usually somewhere in a window, sometimes right next to an existing mapping.
-            if self.rng.chance(1, 4) { self.mapped_addr().wrapping_add(self.rng.pick(&[0, P, 2 * P])) } else { self.window_page() }
+            if self.rng.chance(1, 4) {
+                self.mapped_addr()
+                    .wrapping_add(self.rng.pick(&[0, P, 2 * P]))
+            } else {
+                self.window_page()
+            }
         } else {
             0
         };
-        Op::Mremap { old_addr, old_len, new_len, flags, new_addr }
+        Op::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        }
     }
 
     fn lock(&mut self) -> Op {

@@ -290,15 +290,15 @@ fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
             cfg.overcommit.total_swap_pages = s / 4;
         }
     }
-    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/max_map_count") {
-        if let Ok(v) = m.trim().parse() {
-            cfg.max_map_count = v;
-        }
+    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        && let Ok(v) = m.trim().parse()
+    {
+        cfg.max_map_count = v;
     }
-    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/overcommit_memory") {
-        if let Ok(v) = m.trim().parse() {
-            cfg.overcommit.mode = v;
-        }
+    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
+        && let Ok(v) = m.trim().parse()
+    {
+        cfg.overcommit.mode = v;
     }
     cfg
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -25,7 +27,12 @@ fn root() -> PathBuf {
 }
 
 fn run(args: &[&str], file: &Path) -> Result<(), String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_vmspace")).args(args).arg(file).env("NO_COLOR", "1").output().map_err(|e| e.to_string())?;
+    let out = Command::new(env!("CARGO_BIN_EXE_vmspace"))
+        .args(args)
+        .arg(file)
+        .env("NO_COLOR", "1")
+        .output()
+        .map_err(|e| e.to_string())?;
     if out.status.success() {
         Ok(())
     } else {
@@ -45,18 +52,26 @@ fn every_script_agrees_with_the_live_kernel() {
     let mut files = Vec::new();
     scripts(&root().join("corpus"), &mut files);
     scripts(&root().join("examples"), &mut files);
-    assert!(files.len() >= 10, "the corpus is missing: {} scripts", files.len());
+    assert!(
+        files.len() >= 10,
+        "the corpus is missing: {} scripts",
+        files.len()
+    );
     let mut failures = Vec::new();
     for f in &files {
         if let Err(e) = run(&["diff"], f) {
             failures.push(e);
         }
         let layout_bound = f.components().any(|c| c.as_os_str() == "regressions");
-        if !layout_bound {
-            if let Err(e) = run(&["run"], f) {
-                failures.push(e);
-            }
+        if !layout_bound && let Err(e) = run(&["run"], f) {
+            failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} of {} scripts failed:\n\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scripts failed:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
 }

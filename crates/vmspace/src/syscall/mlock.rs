@@ -65,7 +65,7 @@ impl Mm {
     /// `count_mm_mlocked_page_nr`: locked pages inside `[start, start + len)` (the end
     /// clamped to 2^64 - 1; nothing when `len` is 0).
     fn count_mlocked(&self, start: u64, len: u64) -> u64 {
-        let end = start.checked_add(len).unwrap_or(u64::MAX);
+        let end = start.saturating_add(len);
         let mut count: u64 = 0;
         for k in self.keys_in(start, end) {
             let v = self.vma(k);
