@@ -18,7 +18,9 @@ pub fn normalize_maps(text: &str) -> String {
     let mut ids: HashMap<u64, usize> = HashMap::new();
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
-        match MapsLine::parse(line) {
+        // Only shmem lines (device 00:01) need rewriting; skip parsing the others.
+        let parsed = if line.contains(" 00:01 ") { MapsLine::parse(line) } else { Err(vmspace::maps::MapsParseError { what: "" }) };
+        match parsed {
             Ok(mut l) if (l.dev_major, l.dev_minor) == (0, 1) => {
                 let n = ids.len() + 1;
                 let id = *ids.entry(l.inode).or_insert(n);

@@ -80,6 +80,12 @@ pub struct Differ<'a> {
     /// Ranges whose page-table state the engine cannot know (the seeded process's own
     /// mappings, populated before the engine took over): never compared.
     opaque: Vec<(u64, u64)>,
+    /// Steps so far.
+    steps: u64,
+    /// Where the next rotating slice of the touched set starts.
+    cursor: u64,
+    /// Whether the engine had locked memory (or MCL_FUTURE) after the previous step.
+    was_locked: bool,
 }
 
 impl fmt::Debug for Differ<'_> {
@@ -96,12 +102,16 @@ const USER_END: u64 = 1 << 47;
 impl<'a> Differ<'a> {
     /// A differ over the engine and another backend.
     pub fn new(engine: &'a mut vmspace::Mm, kernel: &'a mut dyn Backend) -> Self {
+        let was_locked = engine.has_locked_memory();
         Self {
             engine,
             kernel,
             touched: Vec::new(),
             max_compare_pages: 4096,
             opaque: Vec::new(),
+            steps: 0,
+            cursor: 0,
+            was_locked,
         }
     }
 
@@ -181,20 +191,95 @@ impl<'a> Differ<'a> {
                 Some(compare::maps_diff(&en, &kn)),
             );
         }
-        if let Some(d) = self.compare_pages(&kmaps)? {
+        let ranges = self.ranges_to_compare(op, &kernel);
+        if let Some(d) = self.compare_pages(&kmaps, &ranges)? {
             return diverge(self, "pages", d, None);
         }
-        let kc = self.kernel.counters()?;
+        let (ks, kd) = self.kernel.size_counters()?;
         let ec = vmspace::Mm::counters(self.engine);
-        if let Some(d) = compare::counters_disagreement(&ec, &kc) {
+        if (ks, kd) != (ec.vm_size_kb, ec.vm_data_kb + ec.vm_stk_kb) {
+            let d = format!(
+                "VmSize engine {} kB, kernel {ks} kB; VmData+VmStk engine {} kB, kernel {kd} kB",
+                ec.vm_size_kb,
+                ec.vm_data_kb + ec.vm_stk_kb
+            );
             return diverge(self, "counters", d, None);
         }
+        // VmLck needs the full status, which is expensive: read it whenever locked memory
+        // can be involved (a lock-family call, MAP_LOCKED, locked memory or MCL_FUTURE on
+        // the engine's side before or after), and every 64th step regardless.
+        self.steps += 1;
+        let lock_op = matches!(op, Op::Mlock { .. } | Op::Mlock2 { .. } | Op::Munlock { .. } | Op::Mlockall { .. } | Op::Munlockall)
+            || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
+        let engine_locked = self.engine.has_locked_memory();
+        if lock_op || engine_locked || self.was_locked || self.steps % 64 == 0 {
+            let kc = self.kernel.counters()?;
+            if let Some(d) = compare::counters_disagreement(&ec, &kc) {
+                return diverge(self, "counters", d, None);
+            }
+        }
+        self.was_locked = engine_locked;
         Ok(Step::Agree(kernel))
     }
 
-    /// Compare presence and frame identity over the touched pages that lie inside
-    /// VMAs (outside them both sides have no page-table entries by construction).
-    fn compare_pages(&mut self, maps: &str) -> Result<Option<String>, BackendError> {
+    /// The page ranges to compare after `op`: its own ranges (and a new mapping's
+    /// range), widened to the 64 KiB fault-around window; a rotating slice of every
+    /// range touched before; or all of those after a call with process-wide effects.
+    fn ranges_to_compare(&mut self, op: &Op, outcome: &Outcome) -> Vec<(u64, u64)> {
+        const SLICE: u64 = 256 * PAGE;
+        let widen = |s: u64, e: u64| ((s & !0xffff).min(USER_END), e.saturating_add(0xffff).min(USER_END) & !0xffff);
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for (s, e) in op.touched_ranges() {
+            if e.saturating_sub(s) <= 1 << 40 {
+                out.push(widen(s, e));
+            }
+        }
+        if let (Op::Mmap { len, .. } | Op::Mremap { new_len: len, .. }, Outcome::Value(v)) = (op, outcome) {
+            out.push(widen(*v, v.saturating_add(*len)));
+        }
+        let global = matches!(
+            op,
+            Op::Ftruncate { .. } | Op::Pwrite64 { .. } | Op::Close { .. } | Op::Mlockall { .. } | Op::Munlockall | Op::Brk { .. }
+        );
+        if global {
+            out.extend(self.touched.iter().copied());
+        } else if !self.touched.is_empty() {
+            // The next SLICE bytes of the touched set after the cursor, wrapping around.
+            let mut left = SLICE;
+            let mut cursor = self.cursor;
+            for _ in 0..2 {
+                for &(ts, te) in &self.touched {
+                    if left == 0 || te <= cursor {
+                        continue;
+                    }
+                    let s = ts.max(cursor);
+                    let e = te.min(s + left);
+                    out.push((s, e));
+                    left -= e - s;
+                    cursor = e;
+                }
+                if left == 0 {
+                    break;
+                }
+                cursor = 0;
+            }
+            self.cursor = cursor;
+        }
+        out.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (a, b) in out {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+    }
+
+    /// Compare presence and frame identity over `ranges`, where they lie inside VMAs
+    /// (outside them both sides have no page-table entries by construction) and
+    /// outside the seeded process's own mappings.
+    fn compare_pages(&mut self, maps: &str, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
         let vmas: Vec<(u64, u64)> = maps
             .lines()
             .filter_map(|l| MapsLine::parse(l).ok())
@@ -203,7 +288,7 @@ impl<'a> Differ<'a> {
             .collect();
         let mut runs = Vec::new();
         let mut budget = self.max_compare_pages;
-        'outer: for &(ts, te) in &self.touched {
+        'outer: for &(ts, te) in ranges {
             for &(vs, ve) in &vmas {
                 let s = ts.max(vs);
                 let e = te.min(ve);

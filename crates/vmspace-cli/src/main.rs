@@ -306,6 +306,8 @@ fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
 fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
     let script = load_script(file)?;
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
+    // One CPU for both sides: a request then needs no cross-CPU wake-up.
+    let _ = live.pin_to_current_cpu();
     let seed = live.seed().clone();
     let mut engine = Mm::from_seed(&seed, live_config(&seed, live.rlimits()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -371,6 +373,7 @@ impl Spawner for LiveSpawner {
     fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
         let live = LiveBackend::spawn(&self.cmd, Duration::from_secs(10))
             .map_err(|e| format!("cannot start the live agent: {e}"))?;
+        let _ = live.pin_to_current_cpu();
         let seed = live.seed().clone();
         let cfg = live_config(&seed, live.rlimits());
         Ok((Box::new(live), seed, cfg))

@@ -419,3 +419,24 @@ mod tests {
         load_into(&mut [], 0).unwrap();
     }
 }
+
+/// The CPU the calling thread is running on.
+pub(crate) fn current_cpu() -> io::Result<usize> {
+    // SAFETY: sched_getcpu takes no arguments and only reads per-thread state.
+    let c = unsafe { libc::sched_getcpu() };
+    if c < 0 { Err(io::Error::last_os_error()) } else { Ok(c as usize) }
+}
+
+/// Restrict thread or process `pid` (0: the calling thread) to one CPU.
+pub(crate) fn pin_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set; CPU_SET only writes inside it
+    // (it checks `cpu` against the set's size).
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; the call only reads it.
+    let r = unsafe { libc::sched_setaffinity(pid as libc::pid_t, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}

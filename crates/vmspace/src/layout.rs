@@ -144,12 +144,21 @@ impl Mm {
                 )
             }
         };
-        let anon = if sv.faulted
-            && !vm_flags.contains(VmFlags::SHARED)
-            && vm_flags.contains(VmFlags::WRITE)
-            || (backing == Backing::Anon && sv.faulted)
-        {
-            Some(self.new_anon())
+        // A VMA with anonymous pages has an anon_vma. When its neighbour below also has
+        // one and the two are anon_vma_compatible (same backing, flags equal but for
+        // the access bits, contiguous pgoff), they share it: whichever faulted second
+        // reused the other's (find_mergeable_anon_vma), which lets them merge later.
+        let anon = if sv.faulted && !vm_flags.contains(VmFlags::SHARED) {
+            let shared_with = self.vma_before(l.start).filter(|p| {
+                p.end == l.start
+                    && p.backing == backing
+                    && (p.vm_flags ^ vm_flags).difference(VmFlags::ACCESS | VmFlags::SOFTDIRTY).is_empty()
+                    && p.pgoff.wrapping_add(p.pages()) == pgoff
+            });
+            match shared_with.and_then(|p| p.anon) {
+                Some(a) => Some(a),
+                None => Some(self.new_anon()),
+            }
         } else {
             None
         };

@@ -336,6 +336,8 @@ pub struct Counters {
     pub vm_lck_kb: u64,
     /// `VmData` (data_vm).
     pub vm_data_kb: u64,
+    /// `VmStk` (stack_vm).
+    pub vm_stk_kb: u64,
     /// Number of VMAs (maps lines without `[vsyscall]`).
     pub map_count: u64,
 }
@@ -378,4 +380,10 @@ pub trait Backend {
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError>;
     /// Counters.
     fn counters(&mut self) -> Result<Counters, BackendError>;
+    /// `VmSize` and `VmData + VmStk` in kB: what `/proc/pid/statm` shows, which is much
+    /// cheaper to read than the full status.
+    fn size_counters(&mut self) -> Result<(u64, u64), BackendError> {
+        let c = self.counters()?;
+        Ok((c.vm_size_kb, c.vm_data_kb + c.vm_stk_kb))
+    }
 }

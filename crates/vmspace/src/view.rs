@@ -90,8 +90,14 @@ impl Mm {
             vm_size_kb: self.total_vm * 4,
             vm_lck_kb: self.locked_vm * 4,
             vm_data_kb: self.data_vm * 4,
+            vm_stk_kb: self.stack_vm * 4,
             map_count: self.map_count(),
         }
+    }
+
+    /// Whether any memory is locked or will be (`locked_vm`, or `mlockall(MCL_FUTURE)`).
+    pub fn has_locked_memory(&self) -> bool {
+        self.locked_vm != 0 || self.def_flags.contains(crate::VmFlags::LOCKED)
     }
 
     /// Resident pages (present entries that are not the zero page).
