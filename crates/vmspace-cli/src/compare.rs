@@ -36,6 +36,67 @@ pub fn normalize_maps(text: &str) -> String {
     out
 }
 
+/// Compares maps texts line by line, allowing shmem lines (device 00:01) to differ in
+/// their inode numbers as long as the two sides' numbers correspond one to one (learned
+/// as they appear, and kept across calls).
+#[derive(Debug, Default)]
+pub struct MapsMatcher {
+    e2k: HashMap<u64, u64>,
+    k2e: HashMap<u64, u64>,
+}
+
+impl MapsMatcher {
+    /// Are the two texts the same up to the shmem inode correspondence?
+    pub fn same(&mut self, engine: &str, kernel: &str) -> bool {
+        let (mut el, mut kl) = (engine.lines(), kernel.lines());
+        loop {
+            match (el.next(), kl.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) => {
+                    let shmem = a.contains(" 00:01 ") || b.contains(" 00:01 ");
+                    if (a != b || shmem) && !self.same_line(a, b) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn same_line(&mut self, a: &str, b: &str) -> bool {
+        // "start-end perms offset MM:mm inode name": compare everything but the inode
+        // of a shmem line, whose numbers must correspond one to one.
+        let (Some((ap, ai, an)), Some((bp, bi, bn))) = (split_inode(a), split_inode(b)) else {
+            return false;
+        };
+        if !ap.ends_with(" 00:01") || ap != bp || an.trim_start() != bn.trim_start() {
+            return a == b;
+        }
+        match (self.e2k.get(&ai), self.k2e.get(&bi)) {
+            (Some(&k), _) if k != bi => false,
+            (_, Some(&e)) if e != ai => false,
+            _ => {
+                self.e2k.insert(ai, bi);
+                self.k2e.insert(bi, ai);
+                true
+            }
+        }
+    }
+}
+
+/// Split a maps line into (everything before the inode, the inode, everything after).
+fn split_inode(line: &str) -> Option<(&str, u64, &str)> {
+    // The inode is the fifth space-separated field.
+    let mut spaces = line.match_indices(' ').map(|(i, _)| i);
+    let _ = spaces.next()?;
+    let _ = spaces.next()?;
+    let _ = spaces.next()?;
+    let before = spaces.next()?;
+    let after = line[before + 1..].find(' ').map_or(line.len(), |i| before + 1 + i);
+    let inode = line[before + 1..after].parse().ok()?;
+    Some((&line[..before], inode, &line[after..]))
+}
+
 /// A readable diff of two maps texts: unchanged lines with two spaces, lines only the
 /// engine has with `-`, lines only the kernel has with `+`.
 pub fn maps_diff(engine: &str, kernel: &str) -> String {

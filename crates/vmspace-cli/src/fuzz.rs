@@ -295,6 +295,12 @@ pub fn fuzz(
                     progress(done);
                 }
             }
+            if std::env::var_os("VMSPACE_TIMING").is_some() {
+                let names = ["kernel call", "engine call", "kernel maps", "engine maps+compare", "pages", "counters"];
+                for (name, t) in names.iter().zip(d.timing) {
+                    eprintln!("{name:22} {:7.1} us/op", t.as_secs_f64() * 1e6 / n.max(1) as f64);
+                }
+            }
         }
         busy += t0.elapsed();
         drop(kernel);

@@ -1,7 +1,7 @@
 //! `/proc/pid/maps` lines: the exact text format, and a parser for it.
 
 use alloc::string::String;
-use core::fmt::{self, Write};
+use core::fmt;
 
 /// One line of `/proc/pid/maps`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -121,35 +121,77 @@ impl MapsLine {
     }
 }
 
+fn push_hex(out: &mut String, v: u64, min_width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    let mut x = v;
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(x & 15) as usize];
+        x >>= 4;
+        if x == 0 {
+            break;
+        }
+    }
+    for _ in buf.len() - i..min_width {
+        out.push('0');
+    }
+    // Only ASCII hex digits were written.
+    out.push_str(core::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+fn push_dec(out: &mut String, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut x = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    out.push_str(core::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+impl MapsLine {
+    /// Append the line exactly as the kernel prints it (without the newline) to `out`.
+    pub fn write_to(&self, out: &mut String) {
+        let start = out.len();
+        push_hex(out, self.start, 8);
+        out.push('-');
+        push_hex(out, self.end, 8);
+        out.push(' ');
+        for c in self.perms() {
+            out.push(c as char);
+        }
+        out.push(' ');
+        push_hex(out, self.offset, 8);
+        out.push(' ');
+        push_hex(out, u64::from(self.dev_major), 2);
+        out.push(':');
+        push_hex(out, u64::from(self.dev_minor), 2);
+        out.push(' ');
+        push_dec(out, self.inode);
+        out.push(' ');
+        if let Some(name) = &self.name {
+            for _ in out.len() - start..NAME_COLUMN - 1 {
+                out.push(' ');
+            }
+            out.push(' ');
+            out.push_str(name);
+        }
+    }
+}
+
 impl fmt::Display for MapsLine {
     /// The line exactly as the kernel prints it, without the newline.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut prefix = String::with_capacity(96);
-        let p = self.perms();
-        // `write!` into a String cannot fail.
-        let _ = write!(
-            prefix,
-            "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
-            self.start,
-            self.end,
-            p[0] as char,
-            p[1] as char,
-            p[2] as char,
-            p[3] as char,
-            self.offset,
-            self.dev_major,
-            self.dev_minor,
-            self.inode
-        );
-        f.write_str(&prefix)?;
-        if let Some(name) = &self.name {
-            for _ in prefix.len()..NAME_COLUMN - 1 {
-                f.write_char(' ')?;
-            }
-            f.write_char(' ')?;
-            f.write_str(name)?;
-        }
-        Ok(())
+        let mut s = String::with_capacity(96);
+        self.write_to(&mut s);
+        f.write_str(&s)
     }
 }
 

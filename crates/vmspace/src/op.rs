@@ -380,6 +380,11 @@ pub trait Backend {
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError>;
     /// Counters.
     fn counters(&mut self) -> Result<Counters, BackendError>;
+    /// The counters of `/proc/pid/status` only (`map_count` may be left 0), for callers
+    /// that compare the maps text separately.
+    fn status_counters(&mut self) -> Result<Counters, BackendError> {
+        self.counters()
+    }
     /// `VmSize` and `VmData + VmStk` in kB: what `/proc/pid/statm` shows, which is much
     /// cheaper to read than the full status.
     fn size_counters(&mut self) -> Result<(u64, u64), BackendError> {

@@ -2,7 +2,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
 
 use crate::Mm;
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
@@ -57,14 +56,80 @@ impl Mm {
         }
     }
 
+    /// Append the maps line of `v` to `out` without building a [`MapsLine`].
+    fn write_maps_line(&self, v: &Vma, out: &mut String) {
+        let (offset, dev_minor, dev_major, inode): (u64, u32, u32, u64);
+        let mut memfd_name: Option<&str> = None;
+        let name: Option<&str> = match v.backing {
+            Backing::Anon => {
+                (offset, dev_major, dev_minor, inode) = (0, 0, 0, 0);
+                if v.start < self.brk && v.end > self.start_brk {
+                    Some("[heap]")
+                } else if v.start <= self.start_stack && v.end >= self.start_stack && self.start_stack != 0 {
+                    Some("[stack]")
+                } else {
+                    None
+                }
+            }
+            Backing::Object(id) => {
+                let o = &self.objects[&id];
+                (offset, dev_major, dev_minor, inode) = (v.pgoff << PAGE_SHIFT, 0, 1, o.inode);
+                match &o.kind {
+                    crate::object::ObjKind::ShmemAnon => Some("/dev/zero (deleted)"),
+                    crate::object::ObjKind::Memfd { name, .. } => {
+                        memfd_name = Some(name);
+                        None
+                    }
+                }
+            }
+            Backing::Foreign(id) => {
+                let f = &self.foreign[id.0 as usize];
+                let off = if f.special { 0 } else { v.pgoff << PAGE_SHIFT };
+                (offset, dev_major, dev_minor, inode) = (off, f.dev_major, f.dev_minor, f.inode);
+                Some(f.name.as_str())
+            }
+        };
+        let line = MapsLine {
+            start: v.start,
+            end: v.end,
+            read: v.vm_flags.contains(crate::VmFlags::READ),
+            write: v.vm_flags.contains(crate::VmFlags::WRITE),
+            exec: v.vm_flags.contains(crate::VmFlags::EXEC),
+            shared: v.vm_flags.contains(crate::VmFlags::MAYSHARE),
+            offset,
+            dev_major,
+            dev_minor,
+            inode,
+            name: None,
+        };
+        let start = out.len();
+        line.write_to(out);
+        if name.is_some() || memfd_name.is_some() {
+            for _ in out.len() - start..crate::maps::NAME_COLUMN - 1 {
+                out.push(' ');
+            }
+            out.push(' ');
+            match memfd_name {
+                Some(n) => {
+                    out.push_str("/memfd:");
+                    out.push_str(n);
+                    out.push_str(" (deleted)");
+                }
+                None => out.push_str(name.unwrap_or_default()),
+            }
+        }
+    }
+
     /// The whole `/proc/pid/maps` text.
     pub fn maps_text(&self) -> String {
-        let mut s = String::new();
+        let mut s = String::with_capacity(self.vmas.len() * 80 + 80);
         for v in self.vmas.values() {
-            let _ = writeln!(s, "{}", self.maps_line(v));
+            self.write_maps_line(v, &mut s);
+            s.push('\n');
         }
         if let Some(g) = &self.gate {
-            let _ = writeln!(s, "{g}");
+            g.write_to(&mut s);
+            s.push('\n');
         }
         s
     }

@@ -186,5 +186,10 @@ fn an_agent_started_without_randomisation_skips_the_re_execution_and_looks_the_s
     let comm = std::fs::read_to_string(format!("/proc/{}/comm", b.pid())).unwrap();
     assert_eq!(comm.trim_end(), "vmspace-agent");
     assert_eq!(a.maps().unwrap(), b.maps().unwrap());
-    assert_eq!(a.seed(), b.seed());
+    // The initial stack pointer depends on the arguments and environment the program
+    // was started with, which differ between the two paths; the layout does not.
+    let (mut sa, mut sb) = (a.seed().clone(), b.seed().clone());
+    sa.start_stack = 0;
+    sb.start_stack = 0;
+    assert_eq!(sa, sb);
 }
