@@ -6,7 +6,9 @@ fn main() {
     let script = vmspace_script::parse_script(&path, &text).unwrap();
     let seed = if std::env::args().any(|a| a == "--live") {
         let cmd = vmspace_linux::AgentCommand {
-            program: std::env::var("AGENT").unwrap_or("target/debug/vmspace".into()).into(),
+            program: std::env::var("AGENT")
+                .unwrap_or("target/debug/vmspace".into())
+                .into(),
             args: vec!["__agent".into()],
         };
         let live =

@@ -19,7 +19,11 @@ pub fn normalize_maps(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         // Only shmem lines (device 00:01) need rewriting; skip parsing the others.
-        let parsed = if line.contains(" 00:01 ") { MapsLine::parse(line) } else { Err(vmspace::maps::MapsParseError { what: "" }) };
+        let parsed = if line.contains(" 00:01 ") {
+            MapsLine::parse(line)
+        } else {
+            Err(vmspace::maps::MapsParseError { what: "" })
+        };
         match parsed {
             Ok(mut l) if (l.dev_major, l.dev_minor) == (0, 1) => {
                 let n = ids.len() + 1;
@@ -92,7 +96,9 @@ fn split_inode(line: &str) -> Option<(&str, u64, &str)> {
     let _ = spaces.next()?;
     let _ = spaces.next()?;
     let before = spaces.next()?;
-    let after = line[before + 1..].find(' ').map_or(line.len(), |i| before + 1 + i);
+    let after = line[before + 1..]
+        .find(' ')
+        .map_or(line.len(), |i| before + 1 + i);
     let inode = line[before + 1..after].parse().ok()?;
     Some((&line[..before], inode, &line[after..]))
 }
@@ -146,12 +152,55 @@ pub fn frame_classes(states: &[PageState]) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// A fast hasher for frame numbers (a multiplicative hash; the keys are not chosen by
+/// an adversary).
+#[derive(Default, Clone, Copy, Debug)]
+pub struct FrameHasher(u64);
+
+impl std::hash::Hasher for FrameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type FrameMap = HashMap<u64, u64, std::hash::BuildHasherDefault<FrameHasher>>;
+
+/// Do the two page-state vectors have the same presence and the same frame-sharing
+/// structure? (One pass; a bijection between the two sides' frame numbers.)
+pub fn pages_agree(engine: &[PageState], kernel: &[PageState]) -> bool {
+    let mut e2k = FrameMap::default();
+    let mut k2e = FrameMap::default();
+    for (e, k) in engine.iter().zip(kernel) {
+        match (e, k) {
+            (PageState::Absent, PageState::Absent) => {}
+            (PageState::Present(a), PageState::Present(b)) => {
+                if *e2k.entry(*a).or_insert(*b) != *b || *k2e.entry(*b).or_insert(*a) != *a {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    engine.len() == kernel.len()
+}
+
 /// Describe the first page where two page-state vectors disagree.
 pub fn pages_disagreement(
     addrs: &[u64],
     engine: &[PageState],
     kernel: &[PageState],
 ) -> Option<String> {
+    if pages_agree(engine, kernel) {
+        return None;
+    }
     let ec = frame_classes(engine);
     let kc = frame_classes(kernel);
     for (i, (a, b)) in ec.iter().zip(&kc).enumerate() {

@@ -199,7 +199,12 @@ impl<'a> Differ<'a> {
         // regardless).
         let emaps = self.engine.maps_text();
         let may_change = match op {
-            Op::MemfdCreate { .. } | Op::Ftruncate { .. } | Op::Pwrite64 { .. } | Op::Close { .. } | Op::Setrlimit { .. } | Op::Setuid { .. } => false,
+            Op::MemfdCreate { .. }
+            | Op::Ftruncate { .. }
+            | Op::Pwrite64 { .. }
+            | Op::Close { .. }
+            | Op::Setrlimit { .. }
+            | Op::Setuid { .. } => false,
             Op::Load { .. } | Op::Store { .. } | Op::Fill { .. } => self.last_maps != emaps,
             _ => true,
         };
@@ -209,12 +214,21 @@ impl<'a> Differ<'a> {
             t3 = std::time::Instant::now();
             self.timing[2] += t3 - t2;
             if !self.matcher.same(&emaps, &kmaps) {
-                let (kn, en) = (compare::normalize_maps(&kmaps), compare::normalize_maps(&emaps));
-                return diverge(self, "maps", "the maps texts differ".to_string(), Some(compare::maps_diff(&en, &kn)));
+                let (kn, en) = (
+                    compare::normalize_maps(&kmaps),
+                    compare::normalize_maps(&emaps),
+                );
+                return diverge(
+                    self,
+                    "maps",
+                    "the maps texts differ".to_string(),
+                    Some(compare::maps_diff(&en, &kn)),
+                );
             }
         } else {
             t3 = std::time::Instant::now();
         }
+        let maps_changed = self.last_maps != emaps;
         self.last_maps = emaps;
         let t4 = std::time::Instant::now();
         self.timing[3] += t4 - t3;
@@ -238,10 +252,16 @@ impl<'a> Differ<'a> {
         // can be involved (a lock-family call, MAP_LOCKED, locked memory or MCL_FUTURE on
         // the engine's side before or after), and every 64th step regardless.
         self.steps += 1;
-        let lock_op = matches!(op, Op::Mlock { .. } | Op::Mlock2 { .. } | Op::Munlock { .. } | Op::Mlockall { .. } | Op::Munlockall)
-            || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
+        let lock_op = matches!(
+            op,
+            Op::Mlock { .. }
+                | Op::Mlock2 { .. }
+                | Op::Munlock { .. }
+                | Op::Mlockall { .. }
+                | Op::Munlockall
+        ) || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
         let engine_locked = self.engine.has_locked_memory();
-        if lock_op || engine_locked || self.was_locked || self.steps % 64 == 0 {
+        if lock_op || ((engine_locked || self.was_locked) && maps_changed) || self.steps % 64 == 0 {
             let mut kc = self.kernel.status_counters()?;
             // The VMA count is covered by the maps comparison.
             kc.map_count = ec.map_count;
@@ -259,19 +279,31 @@ impl<'a> Differ<'a> {
     /// range touched before; or all of those after a call with process-wide effects.
     fn ranges_to_compare(&mut self, op: &Op, outcome: &Outcome) -> Vec<(u64, u64)> {
         const SLICE: u64 = 64 * PAGE;
-        let widen = |s: u64, e: u64| ((s & !0xffff).min(USER_END), e.saturating_add(0xffff).min(USER_END) & !0xffff);
+        let widen = |s: u64, e: u64| {
+            (
+                (s & !0xffff).min(USER_END),
+                e.saturating_add(0xffff).min(USER_END) & !0xffff,
+            )
+        };
         let mut out: Vec<(u64, u64)> = Vec::new();
         for (s, e) in op.touched_ranges() {
             if e.saturating_sub(s) <= 1 << 40 {
                 out.push(widen(s, e));
             }
         }
-        if let (Op::Mmap { len, .. } | Op::Mremap { new_len: len, .. }, Outcome::Value(v)) = (op, outcome) {
+        if let (Op::Mmap { len, .. } | Op::Mremap { new_len: len, .. }, Outcome::Value(v)) =
+            (op, outcome)
+        {
             out.push(widen(*v, v.saturating_add(*len)));
         }
         let global = matches!(
             op,
-            Op::Ftruncate { .. } | Op::Pwrite64 { .. } | Op::Close { .. } | Op::Mlockall { .. } | Op::Munlockall | Op::Brk { .. }
+            Op::Ftruncate { .. }
+                | Op::Pwrite64 { .. }
+                | Op::Close { .. }
+                | Op::Mlockall { .. }
+                | Op::Munlockall
+                | Op::Brk { .. }
         );
         if global {
             out.extend(self.touched.iter().copied());

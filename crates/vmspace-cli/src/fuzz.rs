@@ -50,7 +50,8 @@ pub struct FuzzReport {
     pub ops: u64,
     /// 0 or 1 (the campaign stops at the first disagreement).
     pub disagreements: u64,
-    /// Throughput of the differential loop, spawning and shrinking excluded.
+    /// Operations per second of wall-clock time, starting the live processes included
+    /// (shrinking excluded).
     pub ops_per_sec: f64,
     /// The first disagreement.
     pub divergence: Option<Divergence>,
@@ -240,12 +241,12 @@ pub fn fuzz(
     let mut busy = Duration::ZERO;
     let mut run = 0u64;
     while done < opts.ops {
+        let t0 = Instant::now();
         let (mut kernel, seed, cfg) = spawner.spawn()?;
         let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
         let mut generator = Generator::new(mix(opts.seed, run), &seed, opts.weights.clone());
         let mut history = Vec::new();
         let n = opts.run_len.min(opts.ops - done);
-        let t0 = Instant::now();
         let mut divergence = None;
         let mut window = 0;
         {
@@ -296,9 +297,19 @@ pub fn fuzz(
                 }
             }
             if std::env::var_os("VMSPACE_TIMING").is_some() {
-                let names = ["kernel call", "engine call", "kernel maps", "engine maps+compare", "pages", "counters"];
+                let names = [
+                    "kernel call",
+                    "engine call",
+                    "kernel maps",
+                    "engine maps+compare",
+                    "pages",
+                    "counters",
+                ];
                 for (name, t) in names.iter().zip(d.timing) {
-                    eprintln!("{name:22} {:7.1} us/op", t.as_secs_f64() * 1e6 / n.max(1) as f64);
+                    eprintln!(
+                        "{name:22} {:7.1} us/op",
+                        t.as_secs_f64() * 1e6 / n.max(1) as f64
+                    );
                 }
             }
         }

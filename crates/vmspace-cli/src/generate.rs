@@ -254,6 +254,15 @@ impl Generator {
     }
 
     fn candidate(&mut self) -> Op {
+        // Now and then clear a whole window, so that long sequences keep a bounded
+        // number of VMAs (the differ's cost grows with it).
+        if self.rng.chance(1, 100) {
+            let (a, b) = self.windows[self.rng.below(self.windows.len() as u64) as usize];
+            return Op::Munmap {
+                addr: a,
+                len: b - a,
+            };
+        }
         let w = &self.weights;
         let table = [
             w.mmap, w.munmap, w.mremap, w.mprotect, w.lock, w.madvise, w.brk, w.file, w.process,

@@ -68,7 +68,7 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         ops: u64,
         /// Operations per live process before a fresh one is started.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 1000)]
         run_len: u64,
         /// Relative weight of mremap among the operations (others sum to about 80).
         #[arg(long, default_value_t = 24)]

@@ -185,7 +185,10 @@ impl LiveBackend {
     /// agent without a cross-CPU hand-off, which makes a round trip several times
     /// faster; it changes the calling thread's CPU affinity for good.
     pub fn pin_to_current_cpu(&self) -> Result<(), LiveError> {
-        let io = |source| LiveError::Proc { path: self.proc_path("status"), source };
+        let io = |source| LiveError::Proc {
+            path: self.proc_path("status"),
+            source,
+        };
         let cpu = sys::current_cpu().map_err(io)?;
         sys::pin_to_cpu(self.pid, cpu).map_err(io)?;
         sys::pin_to_cpu(0, cpu).map_err(io)
@@ -653,12 +656,19 @@ impl LiveBackend {
     /// again from offset 0 each time), which saves an open and a close per read.
     fn read_proc(&self, file: &'static str) -> Result<String, LiveError> {
         let path = self.proc_path(file);
-        let err = |source| LiveError::Proc { path: path.clone(), source };
+        let err = |source| LiveError::Proc {
+            path: path.clone(),
+            source,
+        };
         let mut cache = self.proc_files.borrow_mut();
         if !cache.iter().any(|(n, _)| *n == file) {
             cache.push((file, File::open(&path).map_err(err)?));
         }
-        let f = &cache.iter().find(|(n, _)| *n == file).expect("inserted above").1;
+        let f = &cache
+            .iter()
+            .find(|(n, _)| *n == file)
+            .expect("inserted above")
+            .1;
         let mut buf = std::mem::take(&mut *self.proc_buf.borrow_mut());
         buf.clear();
         let mut off = 0;
@@ -677,7 +687,11 @@ impl LiveBackend {
     }
 
     /// Raw pagemap entries of `npages` pages from `start`.
-    fn read_pagemap(&mut self, start: u64, npages: u64) -> Result<Vec<procfs::PagemapEntry>, LiveError> {
+    fn read_pagemap(
+        &mut self,
+        start: u64,
+        npages: u64,
+    ) -> Result<Vec<procfs::PagemapEntry>, LiveError> {
         self.check_alive()?;
         if npages > MAX_PAGES {
             return Err(LiveError::Proc {
@@ -731,11 +745,16 @@ impl LiveBackend {
     fn read_statm(&mut self) -> Result<(u64, u64), LiveError> {
         self.check_alive()?;
         let statm = self.read_proc("statm")?;
-        let f: Vec<u64> = statm.split_ascii_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let f: Vec<u64> = statm
+            .split_ascii_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         if f.len() < 6 {
             return Err(LiveError::Parse {
                 path: self.proc_path("statm"),
-                source: procfs::ProcParseError { what: format!("expected 7 fields, got {statm:?}") },
+                source: procfs::ProcParseError {
+                    what: format!("expected 7 fields, got {statm:?}"),
+                },
             });
         }
         Ok((f[0] * 4, f[5] * 4))

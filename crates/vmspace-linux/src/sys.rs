@@ -424,7 +424,11 @@ mod tests {
 pub(crate) fn current_cpu() -> io::Result<usize> {
     // SAFETY: sched_getcpu takes no arguments and only reads per-thread state.
     let c = unsafe { libc::sched_getcpu() };
-    if c < 0 { Err(io::Error::last_os_error()) } else { Ok(c as usize) }
+    if c < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(c as usize)
+    }
 }
 
 /// Restrict thread or process `pid` (0: the calling thread) to one CPU.
@@ -437,6 +441,16 @@ pub(crate) fn pin_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
         set
     };
     // SAFETY: `set` is a valid cpu_set_t of the size passed; the call only reads it.
-    let r = unsafe { libc::sched_setaffinity(pid as libc::pid_t, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    let r = unsafe {
+        libc::sched_setaffinity(
+            pid as libc::pid_t,
+            std::mem::size_of::<libc::cpu_set_t>(),
+            &set,
+        )
+    };
+    if r != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }

@@ -152,7 +152,9 @@ impl Mm {
             let shared_with = self.vma_before(l.start).filter(|p| {
                 p.end == l.start
                     && p.backing == backing
-                    && (p.vm_flags ^ vm_flags).difference(VmFlags::ACCESS | VmFlags::SOFTDIRTY).is_empty()
+                    && (p.vm_flags ^ vm_flags)
+                        .difference(VmFlags::ACCESS | VmFlags::SOFTDIRTY)
+                        .is_empty()
                     && p.pgoff.wrapping_add(p.pages()) == pgoff
             });
             match shared_with.and_then(|p| p.anon) {

@@ -65,7 +65,10 @@ impl Mm {
                 (offset, dev_major, dev_minor, inode) = (0, 0, 0, 0);
                 if v.start < self.brk && v.end > self.start_brk {
                     Some("[heap]")
-                } else if v.start <= self.start_stack && v.end >= self.start_stack && self.start_stack != 0 {
+                } else if v.start <= self.start_stack
+                    && v.end >= self.start_stack
+                    && self.start_stack != 0
+                {
                     Some("[stack]")
                 } else {
                     None
