@@ -209,7 +209,7 @@ impl<'a> Differ<'a> {
             _ => true,
         };
         let t3;
-        if may_change || self.steps % 16 == 0 {
+        if may_change || self.steps.is_multiple_of(16) {
             let kmaps = self.kernel.maps()?;
             t3 = std::time::Instant::now();
             self.timing[2] += t3 - t2;
@@ -261,7 +261,7 @@ impl<'a> Differ<'a> {
                 | Op::Munlockall
         ) || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
         let engine_locked = self.engine.has_locked_memory();
-        if lock_op || ((engine_locked || self.was_locked) && maps_changed) || self.steps % 64 == 0 {
+        if lock_op || ((engine_locked || self.was_locked) && maps_changed) || self.steps.is_multiple_of(64) {
             let mut kc = self.kernel.status_counters()?;
             // The VMA count is covered by the maps comparison.
             kc.map_count = ec.map_count;
