@@ -261,7 +261,10 @@ impl<'a> Differ<'a> {
                 | Op::Munlockall
         ) || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
         let engine_locked = self.engine.has_locked_memory();
-        if lock_op || ((engine_locked || self.was_locked) && maps_changed) || self.steps.is_multiple_of(64) {
+        if lock_op
+            || ((engine_locked || self.was_locked) && maps_changed)
+            || self.steps.is_multiple_of(64)
+        {
             let mut kc = self.kernel.status_counters()?;
             // The VMA count is covered by the maps comparison.
             kc.map_count = ec.map_count;

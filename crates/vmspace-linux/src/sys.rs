@@ -399,27 +399,6 @@ pub(crate) fn poll_one(fd: BorrowedFd<'_>, events: i16, timeout: Duration) -> io
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn access_routines_move_bytes() {
-        let src = *b"hello, world";
-        let mut dst = [0u8; 12];
-        load_into(&mut dst, src.as_ptr() as u64).unwrap();
-        assert_eq!(&dst, b"hello, world");
-        let mut out = [0u8; 5];
-        store_from(out.as_mut_ptr() as u64, b"abcde").unwrap();
-        assert_eq!(&out, b"abcde");
-        fill(out.as_mut_ptr() as u64, 3, b'z').unwrap();
-        assert_eq!(&out, b"zzzde");
-        fill_slice(&mut out, 7);
-        assert_eq!(out, [7; 5]);
-        load_into(&mut [], 0).unwrap();
-    }
-}
-
 /// The CPU the calling thread is running on.
 pub(crate) fn current_cpu() -> io::Result<usize> {
     // SAFETY: sched_getcpu takes no arguments and only reads per-thread state.
@@ -452,5 +431,26 @@ pub(crate) fn pin_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_routines_move_bytes() {
+        let src = *b"hello, world";
+        let mut dst = [0u8; 12];
+        load_into(&mut dst, src.as_ptr() as u64).unwrap();
+        assert_eq!(&dst, b"hello, world");
+        let mut out = [0u8; 5];
+        store_from(out.as_mut_ptr() as u64, b"abcde").unwrap();
+        assert_eq!(&out, b"abcde");
+        fill(out.as_mut_ptr() as u64, 3, b'z').unwrap();
+        assert_eq!(&out, b"zzzde");
+        fill_slice(&mut out, 7);
+        assert_eq!(out, [7; 5]);
+        load_into(&mut [], 0).unwrap();
     }
 }
