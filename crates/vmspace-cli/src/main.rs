@@ -222,6 +222,9 @@ fn cmd_run(file: &PathBuf, trace: bool, json: bool) -> Result<ExitCode> {
                     println!("{}", report_line(&r, color));
                     if let Some(t) = r.text() {
                         print!("{t}");
+                        if !t.ends_with('\n') {
+                            println!();
+                        }
                     }
                     if let Some(b) = before {
                         print_changes(&b, &engine.maps_text(), color);

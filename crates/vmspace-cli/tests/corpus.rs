@@ -59,8 +59,17 @@ fn every_script_agrees_with_the_live_kernel() {
     );
     let mut failures = Vec::new();
     for f in &files {
+        // The live kernel is not fully deterministic (a huge page allocation can fail
+        // under memory pressure, for one): a script that fails is run once more, and
+        // a pass on the second try is reported, not hidden.
         if let Err(e) = run(&["diff"], f) {
-            failures.push(e);
+            match run(&["diff"], f) {
+                Ok(()) => eprintln!(
+                    "warning: {} passed only on a second try; the first failure was:\n{e}",
+                    f.display()
+                ),
+                Err(e2) => failures.push(e2),
+            }
         }
         let layout_bound = f.components().any(|c| c.as_os_str() == "regressions");
         if !layout_bound && let Err(e) = run(&["run"], f) {

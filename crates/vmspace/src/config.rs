@@ -112,6 +112,9 @@ pub struct Config {
     pub overcommit: Overcommit,
     /// THP policy.
     pub thp: ThpMode,
+    /// `/sys/kernel/mm/transparent_hugepage/use_zero_page`: read faults in THP-eligible
+    /// VMAs map the huge zero page.
+    pub thp_use_zero_page: bool,
     /// Resource limits.
     pub rlimits: Rlimits,
     /// Running as root with CAP_IPC_LOCK and CAP_SYS_RAWIO (lock beyond RLIMIT_MEMLOCK,
@@ -140,6 +143,7 @@ impl Default for Config {
             max_map_count: 65530,
             overcommit: Overcommit::default(),
             thp: ThpMode::Madvise,
+            thp_use_zero_page: true,
             rlimits: Rlimits::default(),
             privileged: true,
             cap_sys_resource: true,

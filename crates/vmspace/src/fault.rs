@@ -3,9 +3,10 @@
 use alloc::vec::Vec;
 
 use crate::Mm;
+use crate::addr::PMD_SIZE;
 use crate::addr::{PAGE_SIZE, page_align_down};
 use crate::flags::VmFlags;
-use crate::frame::{FrameId, FrameKind, ZERO_FRAME};
+use crate::frame::{FrameId, FrameKind, HUGE_ZERO, ZERO_FRAME, is_zero_frame};
 use crate::op::{Fault, FaultCode, Signal};
 use crate::vma::Backing;
 
@@ -71,6 +72,14 @@ impl Mm {
             if access == Access::Read || vma.is_shareable() {
                 return Ok(fr);
             }
+            // do_huge_zero_wp_pmd: a write to an intact huge zero PMD maps a new THP.
+            let block = crate::addr::align_down(va, PMD_SIZE);
+            if is_zero_frame(fr) && fr != ZERO_FRAME && self.huge_zero_intact(block) {
+                self.anon_vma_prepare(key);
+                if let Some(f) = self.alloc_thp(block, va) {
+                    return Ok(f);
+                }
+            }
             // Private write: reuse an exclusive anonymous page, else copy.
             if self.frames.kind(fr) == FrameKind::Anon && self.frames.refs(fr) == 1 {
                 return Ok(fr);
@@ -87,6 +96,11 @@ impl Mm {
         }
         match vma.backing {
             Backing::Anon => {
+                if let Some(block) = self.thp_block(&vma, va) {
+                    if let Some(f) = self.thp_fault(key, block, va, access) {
+                        return Ok(f);
+                    }
+                }
                 if access == Access::Read {
                     self.pt.set(va, ZERO_FRAME);
                     return Ok(ZERO_FRAME);
@@ -334,6 +348,95 @@ impl Mm {
                 self.pt.set(a, f);
             }
             a += PAGE_SIZE;
+        }
+    }
+
+    /// The 2 MiB block a fault at `va` would map with a transparent huge page, if any:
+    /// a private anonymous VMA THP is enabled for (`thp_vma_allowable_order`), whose
+    /// pages are suitably aligned (`thp_vma_suitable_order`) and cover the whole block,
+    /// and no page of the block mapped yet (`pmd_none`).
+    pub(crate) fn thp_block(&self, v: &crate::vma::Vma, va: u64) -> Option<u64> {
+        if v.backing != Backing::Anon
+            || v.vm_flags
+                .intersects(VmFlags::SHARED | VmFlags::MAYSHARE | VmFlags::NOHUGEPAGE)
+        {
+            return None;
+        }
+        let on = match self.cfg.thp {
+            crate::config::ThpMode::Always => true,
+            crate::config::ThpMode::Madvise => v.vm_flags.contains(VmFlags::HUGEPAGE),
+            crate::config::ThpMode::Never => false,
+        };
+        let block = crate::addr::align_down(va, PMD_SIZE);
+        let suitable = (v.start >> 12).wrapping_sub(v.pgoff) % 512 == 0;
+        let inside = block >= v.start && block + PMD_SIZE <= v.end;
+        let mut empty = true;
+        if on && suitable && inside {
+            self.pt
+                .for_each(block, block + PMD_SIZE, |_, _| empty = false);
+        }
+        (on && suitable && inside && empty).then_some(block)
+    }
+
+    /// `do_huge_pmd_anonymous_page`: map the whole block (the huge zero page on a read,
+    /// a new THP on a write). `None` falls back to a small page.
+    fn thp_fault(&mut self, key: u64, block: u64, va: u64, access: Access) -> Option<FrameId> {
+        if access == Access::Read {
+            if !self.cfg.thp_use_zero_page {
+                return None;
+            }
+            for i in 0..512u32 {
+                self.pt.set(block + u64::from(i) * PAGE_SIZE, HUGE_ZERO + i);
+            }
+            return Some(HUGE_ZERO + ((va - block) / PAGE_SIZE) as u32);
+        }
+        self.anon_vma_prepare(key);
+        self.alloc_thp(block, va)
+    }
+
+    /// Map 512 new anonymous frames over `block` (releasing what was there); the frame
+    /// at `va`. `None` when the frame budget cannot hold them.
+    fn alloc_thp(&mut self, block: u64, va: u64) -> Option<FrameId> {
+        if self.frames.in_use() + 512 > self.cfg.frame_budget {
+            return None;
+        }
+        let mut at_va = 0;
+        for i in 0..512 {
+            let a = block + i * PAGE_SIZE;
+            let f = self.frames.alloc(FrameKind::Anon, self.cfg.frame_budget)?;
+            if let Some(old) = self.pt.set(a, f) {
+                self.frames.put(old);
+            }
+            if a == crate::addr::page_align_down(va) {
+                at_va = f;
+            }
+        }
+        Some(at_va)
+    }
+
+    /// Do the 512 pages of `block` still map the huge zero page, in order (an unsplit
+    /// huge zero PMD)?
+    pub(crate) fn huge_zero_intact(&self, block: u64) -> bool {
+        let mut n = 0;
+        let mut ok = true;
+        self.pt.for_each(block, block + PMD_SIZE, |a, f| {
+            n += 1;
+            ok &= f == HUGE_ZERO + ((a - block) / PAGE_SIZE) as u32;
+        });
+        ok && n == 512
+    }
+
+    /// `__split_huge_zero_page_pmd`: a huge zero PMD that is split maps the small zero
+    /// page in every entry.
+    pub(crate) fn split_huge_zero(&mut self, block: u64) {
+        let mut hz = alloc::vec::Vec::new();
+        self.pt.for_each(block, block + PMD_SIZE, |a, f| {
+            if is_zero_frame(f) && f != ZERO_FRAME {
+                hz.push(a);
+            }
+        });
+        for a in hz {
+            self.pt.set(a, ZERO_FRAME);
         }
     }
 }

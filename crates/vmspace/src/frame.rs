@@ -11,6 +11,16 @@ pub type FrameId = u32;
 
 /// The shared zero page: what a read fault of private anonymous memory maps.
 pub const ZERO_FRAME: FrameId = 1;
+/// The first of the 512 frames of the huge zero page (what a read fault maps in a
+/// THP-eligible VMA): frames `HUGE_ZERO..HUGE_ZERO + 512`.
+pub const HUGE_ZERO: FrameId = 2;
+/// Frames below this are never allocated or freed.
+const FIRST_DYNAMIC: FrameId = HUGE_ZERO + 512;
+
+/// Is this one of the zero pages (small or huge)? They are never counted or freed.
+pub const fn is_zero_frame(f: FrameId) -> bool {
+    f >= ZERO_FRAME && f < FIRST_DYNAMIC
+}
 
 /// Where frame contents live. The model tells the store which frames exist; the store
 /// keeps their bytes. A frame the store has never been written reads as zeros.
@@ -92,9 +102,11 @@ impl Frames {
     pub(crate) fn new(store: Box<dyn FrameStore + Send>) -> Self {
         // Frame 0 is never used (0 means "no frame" in a page-table entry); frame 1 is
         // the zero page.
+        let mut kind = alloc::vec![FrameKind::Zero; FIRST_DYNAMIC as usize];
+        kind[0] = FrameKind::Free;
         Self {
-            kind: alloc::vec![FrameKind::Free, FrameKind::Zero],
-            refs: alloc::vec![0, 0],
+            kind,
+            refs: alloc::vec![0; FIRST_DYNAMIC as usize],
             free: Vec::new(),
             in_use: 0,
             store,
@@ -134,14 +146,14 @@ impl Frames {
     }
 
     pub(crate) fn get(&mut self, id: FrameId) {
-        if id != ZERO_FRAME {
+        if !is_zero_frame(id) {
             self.refs[id as usize] += 1;
         }
     }
 
     /// Drop one reference; frees the frame at zero.
     pub(crate) fn put(&mut self, id: FrameId) {
-        if id == ZERO_FRAME {
+        if is_zero_frame(id) {
             return;
         }
         let r = &mut self.refs[id as usize];
@@ -156,11 +168,12 @@ impl Frames {
 
     /// Every frame id ever allocated (for invariant checks).
     pub(crate) fn all(&self) -> impl Iterator<Item = (FrameId, FrameKind, u32)> + '_ {
-        (2..self.kind.len()).map(|i| (i as FrameId, self.kind[i], self.refs[i]))
+        (FIRST_DYNAMIC as usize..self.kind.len())
+            .map(|i| (i as FrameId, self.kind[i], self.refs[i]))
     }
 
     pub(crate) fn read(&self, id: FrameId, offset: usize, buf: &mut [u8]) {
-        if id == ZERO_FRAME {
+        if is_zero_frame(id) {
             buf.fill(0);
         } else {
             self.store.read(id, offset, buf);
@@ -168,12 +181,12 @@ impl Frames {
     }
 
     pub(crate) fn write(&mut self, id: FrameId, offset: usize, data: &[u8]) {
-        debug_assert!(id != ZERO_FRAME);
+        debug_assert!(!is_zero_frame(id));
         self.store.write(id, offset, data);
     }
 
     pub(crate) fn copy(&mut self, dst: FrameId, src: FrameId) {
-        if src != ZERO_FRAME {
+        if !is_zero_frame(src) {
             self.store.copy(dst, src);
         }
     }

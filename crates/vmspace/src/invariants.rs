@@ -7,7 +7,7 @@ use alloc::string::String;
 use crate::Mm;
 use crate::addr::{PAGE_SIZE, pages};
 use crate::flags::VmFlags;
-use crate::frame::{FrameKind, ZERO_FRAME};
+use crate::frame::FrameKind;
 use crate::vma::{Backing, is_data_mapping, is_exec_mapping, is_stack_mapping};
 
 impl Mm {
@@ -117,7 +117,7 @@ impl Mm {
             if bad.is_none() && self.vma_at(va).is_none() {
                 bad = Some(format!("page-table entry at {va:#x} outside every VMA"));
             }
-            if f != ZERO_FRAME {
+            if !crate::frame::is_zero_frame(f) {
                 *refs.entry(f).or_default() += 1;
             }
         });

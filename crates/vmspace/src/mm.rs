@@ -321,6 +321,10 @@ impl Mm {
     /// start of the upper part.
     pub(crate) fn split_vma_nocheck(&mut self, key: u64, at: u64) -> SysResult<u64> {
         self.may_split(key)?;
+        // vma_adjust_trans_huge: a huge PMD across the split point is split.
+        if at % crate::addr::PMD_SIZE != 0 {
+            self.split_huge_zero(crate::addr::align_down(at, crate::addr::PMD_SIZE));
+        }
         let mut upper = self
             .vmas
             .get_mut(&key)
@@ -569,8 +573,15 @@ impl Mm {
 
     // ----- unmapping --------------------------------------------------------------------
 
-    /// Release every page-table entry in `[start, end)`.
+    /// Release every page-table entry in `[start, end)`. A huge zero PMD only partly
+    /// inside the range is split first.
     pub(crate) fn zap_range(&mut self, start: u64, end: u64) {
+        use crate::addr::{PMD_SIZE, align_down};
+        for edge in [start, end] {
+            if edge % PMD_SIZE != 0 {
+                self.split_huge_zero(align_down(edge, PMD_SIZE));
+            }
+        }
         let frames = &mut self.frames;
         self.pt.clear(start, end, |_, f| frames.put(f));
     }

@@ -172,7 +172,7 @@ impl Mm {
     pub fn rss_pages(&self) -> u64 {
         let mut n = 0;
         self.pt.for_each(0, self.cfg.task_size, |_, f| {
-            if f != crate::frame::ZERO_FRAME {
+            if !crate::frame::is_zero_frame(f) {
                 n += 1;
             }
         });

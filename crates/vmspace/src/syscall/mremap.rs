@@ -447,7 +447,19 @@ impl Mm {
         }
         let _ = charged;
         let new_start = self.copy_vma(&vma, vrm.addr, vrm.new_addr, vrm.new_len);
-        self.pt.move_range(vrm.addr, vrm.new_addr, vrm.old_len);
+        // move_page_tables moves a huge PMD whole only when the whole block moves to an
+        // aligned destination; anything else is split first.
+        let pmd = crate::addr::PMD_SIZE;
+        let (src, dst, len) = (vrm.addr, vrm.new_addr, vrm.old_len);
+        let mut b = crate::addr::align_down(src, pmd);
+        while b < src + len {
+            let whole = b >= src && b + pmd <= src + len && (dst + (b - src)) % pmd == 0;
+            if !whole {
+                self.split_huge_zero(b);
+            }
+            b += pmd;
+        }
+        self.pt.move_range(src, dst, len);
         // vrm_stat_account: the statistics counters follow the VMAs; locked_vm is
         // raised by the new length.
         let src_locked = vma.vm_flags.contains(VmFlags::LOCKED);

@@ -314,3 +314,62 @@ fn file_read_faults_map_cached_neighbours() {
     t.peek(b2 + 5 * P).unwrap();
     assert_eq!((0..64).filter(|&i| t.present(b2 + i * P, 1)[0]).count(), 1);
 }
+
+#[test]
+fn transparent_huge_pages() {
+    // Facts 3.5 (live, THP "madvise" mode) and corpus/thp/thp-faults.vms under diff: a
+    // write fault in a MADV_HUGEPAGE VMA covering a whole aligned 2 MiB block maps 512
+    // pages; a read fault maps the huge zero page (512 pages shared by every such
+    // mapping); a write to it maps a new huge page; zapping one page of a huge zero PMD
+    // leaves small zero pages.
+    let mut t = T::new();
+    let m = |addr, len, advice| Op::Madvise { addr, len, advice };
+    let a = t.anon_at(0x2000_0000_0000, 1024 * P, PROT_RW);
+    t.ok(m(a, 1024 * P, 14));
+    t.store(a + 5 * P, b"x");
+    assert_eq!(t.present(a, 512), vec![true; 512]);
+    assert_eq!(t.present(a + 512 * P, 1), [false]);
+    let s = t.mm.page_states(a, 512);
+    assert_ne!(s[0], s[1]);
+    t.peek(a + 600 * P).unwrap();
+    let z = t.mm.page_states(a + 512 * P, 512);
+    assert!(z.iter().all(|p| matches!(p, PageState::Present(_))));
+    let b = t.anon_at(0x2000_0040_0000, 512 * P, PROT_R);
+    t.ok(m(b, 512 * P, 14));
+    t.peek(b + 7 * P).unwrap();
+    assert_eq!(
+        t.mm.page_states(b, 512),
+        z,
+        "one huge zero page for everyone"
+    );
+    assert_eq!(
+        t.mm.rss_pages(),
+        512,
+        "the huge zero page is not resident memory"
+    );
+    t.store(a + 700 * P, b"y");
+    let y = t.mm.page_states(a + 512 * P, 512);
+    assert!(
+        y.iter().zip(&z).all(|(n, o)| n != o),
+        "a whole new huge page"
+    );
+    t.ok(m(a + 10 * P, P, 4));
+    assert_eq!(t.present(a, 512).iter().filter(|&&p| p).count(), 511);
+    t.ok(m(b + 3 * P, P, 4));
+    let after = t.mm.page_states(b, 512);
+    assert_eq!(after[3], PageState::Absent);
+    let s0 = t.anon_at(0x2000_1000_0000, P, PROT_R);
+    t.peek(s0).unwrap();
+    let small_zero = t.mm.page_states(s0, 1)[0];
+    assert!(
+        after
+            .iter()
+            .enumerate()
+            .all(|(i, p)| i == 3 || *p == small_zero)
+    );
+    // Not covering a whole aligned block: small pages.
+    let c = t.anon_at(0x2000_0080_0000 + 88 * P, 600 * P, PROT_RW);
+    t.ok(m(c, 600 * P, 14));
+    t.store(c + 550 * P, b"z");
+    assert_eq!(t.present(c, 600).iter().filter(|&&p| p).count(), 1);
+}
