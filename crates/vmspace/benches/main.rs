@@ -1,0 +1,129 @@
+//! Engine hot paths: page-table moves (aligned against unaligned), VMA lookup, the
+//! top-down gap search, and split/merge by mprotect.
+//!
+//! `cargo bench -p vmspace`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use vmspace::{Config, Mm, Op};
+
+const P: u64 = 4096;
+const MIB: u64 = 1 << 20;
+
+fn anon_fixed(addr: u64, len: u64, prot: u64) -> Op {
+    Op::Mmap {
+        addr,
+        len,
+        prot,
+        flags: 0x32,
+        fd: u64::MAX,
+        offset: 0,
+    }
+}
+
+/// An engine with a populated 64 MiB mapping at `src`.
+fn populated(src: u64) -> Mm {
+    let mut mm = Mm::new(Config::default());
+    mm.apply(&anon_fixed(src, 64 * MIB, 3));
+    mm.apply(&Op::Madvise {
+        addr: src,
+        len: 64 * MIB,
+        advice: 23,
+    });
+    mm
+}
+
+fn moves(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mremap 64 MiB populated, back and forth");
+    let src = 0x4000_0000_0000;
+    for (name, dst) in [
+        ("2 MiB aligned", 0x5000_0000_0000u64),
+        ("unaligned", 0x5000_0000_1000),
+    ] {
+        let mut mm = populated(src);
+        let mut at = src;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let to = if at == src { dst } else { src };
+                let r = mm.apply(&Op::Mremap {
+                    old_addr: at,
+                    old_len: 64 * MIB,
+                    new_len: 64 * MIB,
+                    flags: 3,
+                    new_addr: to,
+                });
+                at = to;
+                black_box(r)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn many_vmas(n: u64) -> Mm {
+    let mut mm = Mm::new(Config::default());
+    for i in 0..n {
+        // Alternating protections keep neighbours from merging.
+        mm.apply(&anon_fixed(
+            0x1000_0000_0000 + i * P,
+            P,
+            if i % 2 == 0 { 1 } else { 3 },
+        ));
+    }
+    mm
+}
+
+fn lookups(c: &mut Criterion) {
+    let mut g = c.benchmark_group("10,000 VMAs");
+    let mut mm = many_vmas(10_000);
+    let mut i = 0u64;
+    g.bench_function("load (VMA lookup and fault)", |b| {
+        b.iter(|| {
+            i = (i + 7919) % 10_000;
+            black_box(mm.apply(&Op::Load {
+                addr: 0x1000_0000_0000 + i * P,
+                len: 1,
+            }))
+        })
+    });
+    g.bench_function("unhinted mmap + munmap (gap search)", |b| {
+        b.iter(|| {
+            let Op::Mmap { .. } = anon_fixed(0, 0, 0) else {
+                unreachable!()
+            };
+            let r = mm.apply(&Op::Mmap {
+                addr: 0,
+                len: P,
+                prot: 3,
+                flags: 0x22,
+                fd: u64::MAX,
+                offset: 0,
+            });
+            if let vmspace::Outcome::Value(a) = r {
+                mm.apply(&Op::Munmap { addr: a, len: P });
+            }
+            black_box(r)
+        })
+    });
+    g.bench_function("mprotect split and re-merge", |b| {
+        b.iter(|| {
+            i = (i + 7919) % 10_000;
+            let a = 0x1000_0000_0000 + (i | 1) * P;
+            mm.apply(&Op::Mprotect {
+                addr: a,
+                len: P,
+                prot: 1,
+            });
+            black_box(mm.apply(&Op::Mprotect {
+                addr: a,
+                len: P,
+                prot: 3,
+            }))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, moves, lookups);
+criterion_main!(benches);
