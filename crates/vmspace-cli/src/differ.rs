@@ -230,6 +230,19 @@ impl<'a> Differ<'a> {
         }
         let maps_changed = self.last_maps != emaps;
         self.last_maps = emaps;
+        // Pages the engine cannot know (the seeded process's) stay opaque when moved.
+        if let (Op::Mremap { old_addr, old_len, .. }, Outcome::Value(to)) = (op, &kernel) {
+            let (from, len, to) = (*old_addr, *old_len, *to);
+            let moved: Vec<(u64, u64)> = self
+                .opaque
+                .iter()
+                .filter_map(|&(a, b)| {
+                    let (s, e) = (a.max(from), b.min(from.saturating_add(len)));
+                    (s < e && to != from).then(|| (to + (s - from), to + (e - from)))
+                })
+                .collect();
+            self.opaque.extend(moved);
+        }
         let t4 = std::time::Instant::now();
         self.timing[3] += t4 - t3;
         let ranges = self.ranges_to_compare(op, &kernel);

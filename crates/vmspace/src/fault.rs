@@ -96,11 +96,10 @@ impl Mm {
         }
         match vma.backing {
             Backing::Anon => {
-                if let Some(block) = self.thp_block(&vma, va) {
-                    if let Some(f) = self.thp_fault(key, block, va, access) {
+                if let Some(block) = self.thp_block(&vma, va)
+                    && let Some(f) = self.thp_fault(key, block, va, access) {
                         return Ok(f);
                     }
-                }
                 if access == Access::Read {
                     self.pt.set(va, ZERO_FRAME);
                     return Ok(ZERO_FRAME);
@@ -282,6 +281,11 @@ impl Mm {
         if vma.vm_flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
             return Ok(());
         }
+        // The pages of mappings the model did not create (the seeded process's files,
+        // [vdso]) are not modelled; populating them succeeds as it does in the kernel.
+        if matches!(vma.backing, Backing::Foreign(_)) && vma.is_accessible() {
+            return Ok(());
+        }
         if !vma.is_accessible() {
             return Err(Self::segv(start, FaultCode::AccErr));
         }
@@ -368,7 +372,7 @@ impl Mm {
             crate::config::ThpMode::Never => false,
         };
         let block = crate::addr::align_down(va, PMD_SIZE);
-        let suitable = (v.start >> 12).wrapping_sub(v.pgoff) % 512 == 0;
+        let suitable = (v.start >> 12).wrapping_sub(v.pgoff).is_multiple_of(512);
         let inside = block >= v.start && block + PMD_SIZE <= v.end;
         let mut empty = true;
         if on && suitable && inside {

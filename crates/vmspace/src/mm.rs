@@ -322,7 +322,7 @@ impl Mm {
     pub(crate) fn split_vma_nocheck(&mut self, key: u64, at: u64) -> SysResult<u64> {
         self.may_split(key)?;
         // vma_adjust_trans_huge: a huge PMD across the split point is split.
-        if at % crate::addr::PMD_SIZE != 0 {
+        if !at.is_multiple_of(crate::addr::PMD_SIZE) {
             self.split_huge_zero(crate::addr::align_down(at, crate::addr::PMD_SIZE));
         }
         let mut upper = self

@@ -453,7 +453,7 @@ impl Mm {
         let (src, dst, len) = (vrm.addr, vrm.new_addr, vrm.old_len);
         let mut b = crate::addr::align_down(src, pmd);
         while b < src + len {
-            let whole = b >= src && b + pmd <= src + len && (dst + (b - src)) % pmd == 0;
+            let whole = b >= src && b + pmd <= src + len && (dst + (b - src)).is_multiple_of(pmd);
             if !whole {
                 self.split_huge_zero(b);
             }
