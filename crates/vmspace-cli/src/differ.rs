@@ -86,8 +86,8 @@ pub struct Differ<'a> {
     cursor: u64,
     /// The correspondence of shmem inode numbers between the two sides.
     matcher: compare::MapsMatcher,
-    /// The engine's maps text after the previous step.
-    last_maps: String,
+    /// The engine's VMA generation after the previous step.
+    last_gen: u64,
     /// Time spent per phase (kernel call, engine call, kernel maps, engine maps and
     /// comparison, pages, counters), for `VMSPACE_TIMING`.
     pub timing: [std::time::Duration; 6],
@@ -119,7 +119,7 @@ impl<'a> Differ<'a> {
             steps: 0,
             cursor: 0,
             matcher: compare::MapsMatcher::default(),
-            last_maps: String::new(),
+            last_gen: u64::MAX,
             timing: Default::default(),
             was_locked,
         }
@@ -197,7 +197,9 @@ impl<'a> Differ<'a> {
         // memfd and process calls, and accesses that grew no stack on the engine side
         // (a kernel-only change would show at the next read, and every 16th step reads
         // regardless).
-        let emaps = self.engine.maps_text();
+        // The engine's maps text changes exactly when its VMA generation does.
+        let generation = self.engine.vma_generation();
+        let engine_changed = generation != self.last_gen;
         let may_change = match op {
             Op::MemfdCreate { .. }
             | Op::Ftruncate { .. }
@@ -205,11 +207,12 @@ impl<'a> Differ<'a> {
             | Op::Close { .. }
             | Op::Setrlimit { .. }
             | Op::Setuid { .. } => false,
-            Op::Load { .. } | Op::Store { .. } | Op::Fill { .. } => self.last_maps != emaps,
+            Op::Load { .. } | Op::Store { .. } | Op::Fill { .. } => engine_changed,
             _ => true,
         };
         let t3;
-        if may_change || self.steps.is_multiple_of(16) {
+        if may_change || engine_changed || self.steps.is_multiple_of(16) {
+            let emaps = self.engine.maps_text();
             let kmaps = self.kernel.maps()?;
             t3 = std::time::Instant::now();
             self.timing[2] += t3 - t2;
@@ -228,10 +231,16 @@ impl<'a> Differ<'a> {
         } else {
             t3 = std::time::Instant::now();
         }
-        let maps_changed = self.last_maps != emaps;
-        self.last_maps = emaps;
+        let maps_changed = engine_changed;
+        self.last_gen = generation;
         // Pages the engine cannot know (the seeded process's) stay opaque when moved.
-        if let (Op::Mremap { old_addr, old_len, .. }, Outcome::Value(to)) = (op, &kernel) {
+        if let (
+            Op::Mremap {
+                old_addr, old_len, ..
+            },
+            Outcome::Value(to),
+        ) = (op, &kernel)
+        {
             let (from, len, to) = (*old_addr, *old_len, *to);
             let moved: Vec<(u64, u64)> = self
                 .opaque
@@ -251,9 +260,15 @@ impl<'a> Differ<'a> {
         }
         let t5 = std::time::Instant::now();
         self.timing[4] += t5 - t4;
-        let (ks, kd) = self.kernel.size_counters()?;
         let ec = vmspace::Mm::counters(self.engine);
-        if (ks, kd) != (ec.vm_size_kb, ec.vm_data_kb + ec.vm_stk_kb) {
+        let sizes = if may_change || engine_changed || self.steps.is_multiple_of(64) {
+            Some(self.kernel.size_counters()?)
+        } else {
+            None
+        };
+        if let Some((ks, kd)) =
+            sizes.filter(|&s| s != (ec.vm_size_kb, ec.vm_data_kb + ec.vm_stk_kb))
+        {
             let d = format!(
                 "VmSize engine {} kB, kernel {ks} kB; VmData+VmStk engine {} kB, kernel {kd} kB",
                 ec.vm_size_kb,

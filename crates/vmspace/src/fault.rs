@@ -97,9 +97,10 @@ impl Mm {
         match vma.backing {
             Backing::Anon => {
                 if let Some(block) = self.thp_block(&vma, va)
-                    && let Some(f) = self.thp_fault(key, block, va, access) {
-                        return Ok(f);
-                    }
+                    && let Some(f) = self.thp_fault(key, block, va, access)
+                {
+                    return Ok(f);
+                }
                 if access == Access::Read {
                     self.pt.set(va, ZERO_FRAME);
                     return Ok(ZERO_FRAME);

@@ -86,6 +86,8 @@ pub struct Mm {
     pub(crate) gate: Option<MapsLine>,
     /// The process's uid after `setuid` (0 while privileged).
     pub(crate) uid: u32,
+    /// Incremented whenever any VMA (or the brk/stack labels) changes.
+    pub(crate) generation: u64,
     /// Why the last failing call failed.
     pub(crate) last_reason: &'static str,
 }
@@ -127,6 +129,7 @@ impl Mm {
             def_flags: VmFlags::empty(),
             gate: None,
             uid: 0,
+            generation: 0,
             last_reason: "",
         }
     }
@@ -149,6 +152,12 @@ impl Mm {
     /// The VMAs in address order.
     pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
         self.vmas.values()
+    }
+
+    /// A number that changes whenever the VMA list (or anything else the maps text
+    /// shows) may have changed; equal numbers mean an identical maps text.
+    pub fn vma_generation(&self) -> u64 {
+        self.generation ^ self.brk.rotate_left(17) ^ self.start_stack.rotate_left(41)
     }
 
     /// Table pointers and entries visited by page-table moves so far.
@@ -232,6 +241,7 @@ impl Mm {
     // ----- insert/remove with accounting ------------------------------------------------
 
     fn stat_account(&mut self, flags: VmFlags, npages: i64) {
+        self.generation = self.generation.wrapping_add(1);
         let add = |c: &mut u64| *c = c.wrapping_add_signed(npages);
         add(&mut self.total_vm);
         if is_exec_mapping(flags) {
@@ -335,6 +345,7 @@ impl Mm {
         upper.pgoff = upper.pgoff.wrapping_add(pages(at - upper.start));
         upper.start = at;
         // Counters are unchanged by a split; only the object gains a reference.
+        self.generation = self.generation.wrapping_add(1);
         self.obj_ref(upper.backing, 1);
         self.vmas.insert(at, upper);
         Ok(at)
