@@ -230,9 +230,9 @@ impl Mm {
     /// Read `len` bytes at `addr` as the process would.
     pub(crate) fn access_read(&mut self, addr: u64, len: u64) -> Result<Vec<u8>, FaultErr> {
         let mut out = Vec::new();
-        let end = addr
-            .checked_add(len)
-            .ok_or_else(|| Self::segv(addr, FaultCode::MapErr))?;
+        // A range that wraps faults where the accessible memory ends (at the latest at the
+        // top of user space), as a byte-by-byte access would.
+        let end = addr.saturating_add(len);
         let mut a = addr;
         while a < end {
             let f = self.handle_fault(a, Access::Read)?;
@@ -246,6 +246,20 @@ impl Mm {
         Ok(out)
     }
 
+    /// Read `len` bytes at `addr` as the process would, keeping none of them: the
+    /// faults and their side effects only.
+    pub(crate) fn access_probe(&mut self, addr: u64, len: u64) -> Result<(), FaultErr> {
+        // A range that wraps faults where the accessible memory ends (at the latest at the
+        // top of user space), as a byte-by-byte access would.
+        let end = addr.saturating_add(len);
+        let mut a = addr;
+        while a < end {
+            self.handle_fault(a, Access::Read)?;
+            a = (a | (PAGE_SIZE - 1)).saturating_add(1);
+        }
+        Ok(())
+    }
+
     /// Write bytes at `addr` as the process would (`data(i)` gives byte i).
     pub(crate) fn access_write(
         &mut self,
@@ -253,9 +267,9 @@ impl Mm {
         len: u64,
         data: impl Fn(u64) -> u8,
     ) -> Result<(), FaultErr> {
-        let end = addr
-            .checked_add(len)
-            .ok_or_else(|| Self::segv(addr, FaultCode::MapErr))?;
+        // A range that wraps faults where the accessible memory ends (at the latest at the
+        // top of user space), as a byte-by-byte access would.
+        let end = addr.saturating_add(len);
         let mut a = addr;
         let mut buf = Vec::new();
         while a < end {

@@ -15,6 +15,9 @@ use alloc::vec::Vec;
 
 use crate::Mm;
 use crate::SysResult;
+
+/// The largest load whose bytes are returned.
+const MAX_LOAD: u64 = 1 << 30;
 use crate::fault::FaultErr;
 use crate::op::{Backend, BackendError, Counters, Op, Outcome, PageState};
 
@@ -72,6 +75,16 @@ impl Mm {
             Op::Close { fd } => self.close(fd),
             Op::Setrlimit { resource, cur, max } => self.setrlimit(resource, cur, max),
             Op::Setuid { uid } => self.setuid(uid),
+            Op::Load { addr, len } if len > MAX_LOAD => {
+                // Like the live agent: a load larger than 1 GiB is refused unless it
+                // faults first (the pages up to the fault are read as usual).
+                return match self.access_probe(addr, len) {
+                    Err(e) => Self::access_outcome(Err(e)),
+                    Ok(()) => Outcome::Unsupported(String::from(
+                        "loads larger than 1 GiB are not supported",
+                    )),
+                };
+            }
             Op::Load { addr, len } => {
                 return Self::access_outcome(self.access_read(addr, len).map(Outcome::Bytes));
             }

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod abi;
 mod access;
 mod brk;
 mod maps_format;
