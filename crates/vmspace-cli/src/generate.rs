@@ -71,6 +71,42 @@ pub struct Weights {
     pub access: u64,
 }
 
+impl Weights {
+    /// Apply `name=weight` pairs separated by commas (`mremap=40,access=5`) on top of
+    /// these weights. Names: mmap, munmap, mremap, mprotect, lock, madvise, brk, file,
+    /// process, access.
+    pub fn parse_overrides(mut self, spec: &str) -> Result<Self, String> {
+        for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}`: expected name=weight"))?;
+            let v: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{part}`: the weight must be a whole number"))?;
+            let slot = match name.trim() {
+                "mmap" => &mut self.mmap,
+                "munmap" => &mut self.munmap,
+                "mremap" => &mut self.mremap,
+                "mprotect" => &mut self.mprotect,
+                "lock" => &mut self.lock,
+                "madvise" => &mut self.madvise,
+                "brk" => &mut self.brk,
+                "file" => &mut self.file,
+                "process" => &mut self.process,
+                "access" => &mut self.access,
+                other => {
+                    return Err(format!(
+                        "`{other}` is not an operation kind (mmap, munmap, mremap, mprotect, lock, madvise, brk, file, process, access)"
+                    ));
+                }
+            };
+            *slot = v;
+        }
+        Ok(self)
+    }
+}
+
 impl Default for Weights {
     fn default() -> Self {
         Self {

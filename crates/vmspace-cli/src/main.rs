@@ -73,6 +73,10 @@ enum Cmd {
         /// Relative weight of mremap among the operations (others sum to about 80).
         #[arg(long, default_value_t = 24)]
         mremap_weight: u64,
+        /// Other weights, as `name=weight,...` (mmap, munmap, mremap, mprotect, lock,
+        /// madvise, brk, file, process, access).
+        #[arg(long, default_value = "")]
+        weights: String,
         /// Directory for reproducers.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -114,14 +118,23 @@ fn main() -> ExitCode {
             ops,
             run_len,
             mremap_weight,
+            weights: weight_spec,
             out,
             shrink_secs,
             json,
             trace,
         } => {
-            let weights = Weights {
+            let weights = match (Weights {
                 mremap: mremap_weight,
                 ..Weights::default()
+            })
+            .parse_overrides(&weight_spec)
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("vmspace: error: --weights {e}");
+                    return ExitCode::from(2);
+                }
             };
             let opts = FuzzOptions {
                 seed,

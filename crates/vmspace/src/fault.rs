@@ -197,6 +197,9 @@ impl Mm {
         {
             return None;
         }
+        // The anon_vma is prepared before the limits are checked, so a refused growth
+        // still leaves the VMA with one.
+        self.anon_vma_prepare(next.start);
         let grow = (next.start - va) / PAGE_SIZE;
         if grow > next.pgoff {
             return None;
@@ -217,7 +220,6 @@ impl Mm {
         if next.vm_flags.contains(VmFlags::ACCOUNT) {
             self.committed += grow;
         }
-        self.anon_vma_prepare(next.start);
         if next.vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += grow;
         }
@@ -230,18 +232,19 @@ impl Mm {
     /// Read `len` bytes at `addr` as the process would.
     pub(crate) fn access_read(&mut self, addr: u64, len: u64) -> Result<Vec<u8>, FaultErr> {
         let mut out = Vec::new();
-        // A range that wraps faults where the accessible memory ends (at the latest at the
-        // top of user space), as a byte-by-byte access would.
-        let end = addr.saturating_add(len);
+        // Bytes are accessed in order; a range that wraps faults where the accessible
+        // memory ends (at the latest at the top of user space).
+        let mut left = len;
         let mut a = addr;
-        while a < end {
+        while left > 0 {
             let f = self.handle_fault(a, Access::Read)?;
             let off = (a % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - a % PAGE_SIZE).min(end - a)) as usize;
+            let n = (PAGE_SIZE - a % PAGE_SIZE).min(left);
             let start = out.len();
-            out.resize(start + n, 0);
+            out.resize(start + n as usize, 0);
             self.frames.read(f, off, &mut out[start..]);
-            a += n as u64;
+            a = a.wrapping_add(n);
+            left -= n;
         }
         Ok(out)
     }
@@ -249,13 +252,15 @@ impl Mm {
     /// Read `len` bytes at `addr` as the process would, keeping none of them: the
     /// faults and their side effects only.
     pub(crate) fn access_probe(&mut self, addr: u64, len: u64) -> Result<(), FaultErr> {
-        // A range that wraps faults where the accessible memory ends (at the latest at the
-        // top of user space), as a byte-by-byte access would.
-        let end = addr.saturating_add(len);
+        // Bytes are accessed in order; a range that wraps faults where the accessible
+        // memory ends (at the latest at the top of user space).
+        let mut left = len;
         let mut a = addr;
-        while a < end {
+        while left > 0 {
             self.handle_fault(a, Access::Read)?;
-            a = (a | (PAGE_SIZE - 1)).saturating_add(1);
+            let n = (PAGE_SIZE - a % PAGE_SIZE).min(left);
+            a = a.wrapping_add(n);
+            left -= n;
         }
         Ok(())
     }
@@ -267,19 +272,21 @@ impl Mm {
         len: u64,
         data: impl Fn(u64) -> u8,
     ) -> Result<(), FaultErr> {
-        // A range that wraps faults where the accessible memory ends (at the latest at the
-        // top of user space), as a byte-by-byte access would.
-        let end = addr.saturating_add(len);
+        // Bytes are accessed in order; a range that wraps faults where the accessible
+        // memory ends (at the latest at the top of user space).
+        let mut left = len;
         let mut a = addr;
         let mut buf = Vec::new();
-        while a < end {
+        while left > 0 {
             let f = self.handle_fault(a, Access::Write)?;
             let off = (a % PAGE_SIZE) as usize;
-            let n = (PAGE_SIZE - a % PAGE_SIZE).min(end - a);
+            let n = (PAGE_SIZE - a % PAGE_SIZE).min(left);
+            let done = len - left;
             buf.clear();
-            buf.extend((0..n).map(|i| data(a - addr + i)));
+            buf.extend((0..n).map(|i| data(done + i)));
             self.frames.write(f, off, &buf);
-            a += n;
+            a = a.wrapping_add(n);
+            left -= n;
         }
         Ok(())
     }

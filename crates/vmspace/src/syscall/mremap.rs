@@ -580,7 +580,11 @@ impl Mm {
         let mut seen = false;
         let mut last_end = 0;
         let mut cursor = start;
-        while let Some(vma) = self.find_vma(cursor).cloned() {
+        // The kernel's iterator resumes after the last VMA it handled and stops once it
+        // is past the end of the range, even if a move merged pieces back together.
+        while cursor < end
+            && let Some(vma) = self.find_vma(cursor).cloned()
+        {
             if vma.start >= end {
                 break;
             }
@@ -589,7 +593,11 @@ impl Mm {
             }
             let addr = vma.start.max(start);
             let len = end.min(vma.end) - addr;
-            let offset = if seen { vma.start - last_end } else { 0 };
+            let offset = if seen {
+                vma.start.wrapping_sub(last_end)
+            } else {
+                0
+            };
             last_end = vma.end;
             let mut piece = Remap {
                 addr,
@@ -607,7 +615,7 @@ impl Mm {
                 res = Some(r);
             }
             seen = true;
-            target = r + len;
+            target = r.wrapping_add(len);
             cursor = vma.end;
         }
         match res {
