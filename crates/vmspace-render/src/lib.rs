@@ -168,7 +168,7 @@ pub struct Summary {
     pub drawn: usize,
     /// Moves marked.
     pub moves: usize,
-    /// Width and height of the SVG in pixels.
+    /// Width of the SVG in pixels.
     pub width: u32,
     /// Height of the SVG in pixels.
     pub height: u32,
@@ -189,7 +189,7 @@ impl<'a> Picture<'a> {
     pub fn new(steps: &'a [Step], opts: &Options) -> Self {
         let geom = svg::Geometry::new(opts);
         let plan = plan::Plan::new(steps, opts.selection, geom.left, geom.track_width);
-        let geom = geom.finish(&plan, steps.len());
+        let geom = geom.finish(&plan, steps.len(), opts.selection);
         Picture {
             steps,
             opts: opts.clone(),

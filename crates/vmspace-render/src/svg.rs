@@ -20,12 +20,16 @@ const RIGHT: i64 = 72;
 /// Top of the legend, and the height of a legend line.
 const LEGEND_Y: i64 = 54;
 const LEGEND_LINE: i64 = 21;
+/// Line height of the text under the title.
+const SUBTITLE_LINE: i64 = 16;
 /// Room for the legend's headings.
 const LEGEND_HEADING: i64 = 72;
 /// Room above the axis line for its slanted labels.
 const AXIS_ROOM: i64 = 76;
 /// Estimated advance of a character: 12px sans, 12px mono, 10px mono.
 const SANS_12: f64 = 6.7;
+/// The same for running text (DejaVu Sans averages about 6.1 there).
+const SANS_12_TEXT: f64 = 6.4;
 const MONO_12: f64 = 7.23;
 const MONO_10: f64 = 6.03;
 /// Smallest horizontal distance between two slanted axis labels.
@@ -70,6 +74,7 @@ pub(crate) struct Geometry {
     pub(crate) height: i64,
     legend: Vec<(i64, i64, Legend)>,
     headings: Vec<(i64, i64, &'static str)>,
+    subtitle: Vec<String>,
     axis_y: i64,
     rows_top: i64,
 }
@@ -87,8 +92,26 @@ impl Geometry {
     }
 
     /// The rest, once the axis is known.
-    pub(crate) fn finish(mut self, plan: &Plan, rows: usize) -> Geometry {
+    pub(crate) fn finish(mut self, plan: &Plan, rows: usize, selection: Selection) -> Geometry {
         self.width = self.width.max(LEFT + plan.axis.width + RIGHT);
+        let what = if plan.nothing_changed {
+            format!(
+                "no step changed the maps: all {} mappings drawn",
+                plan.distinct
+            )
+        } else if selection == Selection::All {
+            format!("all {} mappings drawn", plan.distinct)
+        } else {
+            format!(
+                "{} of {} mappings drawn: those that change, their neighbours, and what shares their address space",
+                plan.distinct_drawn, plan.distinct
+            )
+        };
+        let text = format!(
+            "{rows} step{}, one row each (the maps after the step); {what}. Bar widths grow with log2(pages); hover for details.",
+            if rows == 1 { "" } else { "s" },
+        );
+        self.subtitle = wrap(&text, chars_fitting(self.width - LEFT - 8, SANS_12_TEXT));
         let backing: Vec<Legend> = Kind::ALL
             .iter()
             .map(|&k| Legend::Kind(k))
@@ -96,7 +119,7 @@ impl Geometry {
             .collect();
         let marks = [Legend::Changed, Legend::Ghost, Legend::Moved, Legend::Gap];
         let indent = LEFT + LEGEND_HEADING;
-        let mut y = LEGEND_Y;
+        let mut y = LEGEND_Y + (self.subtitle.len() as i64 - 1).max(0) * SUBTITLE_LINE;
         for (heading, group) in [("backing", &backing[..]), ("marks", &marks[..])] {
             self.headings.push((LEFT, y, heading));
             let mut x = indent;
@@ -117,6 +140,24 @@ impl Geometry {
         self.height = self.rows_top + rows as i64 * ROW_H + 10;
         self
     }
+}
+
+/// Break `text` at spaces into lines of at most `width` characters (a longer word gets
+/// a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    lines.push(cur);
+    lines
 }
 
 fn chars_fitting(px: i64, advance: f64) -> usize {
@@ -152,12 +193,12 @@ pub(crate) fn write(steps: &[Step], opts: &Options, plan: &Plan, g: &Geometry) -
         "<defs>\
 <pattern id=\"vs-noaccess\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"3\" height=\"6\" fill=\"#ffffff\" fill-opacity=\"0.6\"/></pattern>\
 <pattern id=\"vs-ghost\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(-45)\"><rect width=\"6\" height=\"6\" fill=\"#ffffff\"/><rect width=\"2\" height=\"6\" fill=\"{GHOST}\"/></pattern>\
-<marker id=\"vs-arrow\" viewBox=\"0 0 10 10\" refX=\"8\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"{MARK}\"/></marker>\
+<marker id=\"vs-arrow\" viewBox=\"0 0 10 10\" refX=\"8\" refY=\"5\" markerWidth=\"5\" markerHeight=\"5\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"{MARK}\"/></marker>\
 </defs>"
     );
     let _ = writeln!(s, "<rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>");
 
-    header(&mut s, steps, opts, plan, g);
+    header(&mut s, opts, g);
     legend(&mut s, g);
 
     // Row backgrounds, then the gap bands over them, then the axis.
@@ -177,34 +218,22 @@ pub(crate) fn write(steps: &[Step], opts: &Options, plan: &Plan, g: &Geometry) -
     s
 }
 
-fn header(s: &mut String, steps: &[Step], opts: &Options, plan: &Plan, g: &Geometry) {
+fn header(s: &mut String, opts: &Options, g: &Geometry) {
     let _ = writeln!(
         s,
         "<text x=\"{}\" y=\"24\" font-size=\"17\" font-weight=\"bold\">{}</text>",
         g.left,
         escaped(&opts.title)
     );
-    let what = if plan.nothing_changed {
-        format!(
-            "no step changed the maps: all {} mappings drawn",
-            plan.distinct
-        )
-    } else if opts.selection == Selection::All {
-        format!("all {} mappings drawn", plan.distinct)
-    } else {
-        format!(
-            "{} of {} mappings drawn: those that change, their neighbours, and what shares their address space",
-            plan.distinct_drawn, plan.distinct
-        )
-    };
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"43\" fill=\"#444444\">{} step{}, one row each (the maps after the step); {}. Bar widths grow with log2(pages); hover for details.</text>",
-        g.left,
-        steps.len(),
-        if steps.len() == 1 { "" } else { "s" },
-        escaped(&what)
-    );
+    for (k, l) in g.subtitle.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" fill=\"#444444\">{}</text>",
+            g.left,
+            43 + k as i64 * SUBTITLE_LINE,
+            escaped(l)
+        );
+    }
 }
 
 fn legend(s: &mut String, g: &Geometry) {
@@ -250,7 +279,7 @@ fn legend(s: &mut String, g: &Geometry) {
             Legend::Moved => {
                 let _ = writeln!(
                     s,
-                    "<path d=\"M{} {}H{}\" stroke=\"{MARK}\" stroke-width=\"1.6\" marker-end=\"url(#vs-arrow)\"/>",
+                    "<path d=\"M{} {}H{}\" stroke=\"{MARK}\" stroke-width=\"2\" marker-end=\"url(#vs-arrow)\"/>",
                     sx,
                     sy + 7,
                     sx + 16
@@ -526,9 +555,22 @@ fn row(s: &mut String, i: usize, step: &Step, plan: &Plan, g: &Geometry) {
         );
         let _ = writeln!(
             s,
-            "<path class=\"mark\" d=\"{d}\" fill=\"none\" stroke=\"#ffffff\" stroke-width=\"4\"/><path d=\"{d}\" fill=\"none\" stroke=\"{MARK}\" stroke-width=\"1.6\" marker-end=\"url(#vs-arrow)\"><title>moved: {:x}-{:x} \u{2192} {:x}-{:x}</title></path>",
+            "<path class=\"mark\" d=\"{d}\" fill=\"none\" stroke=\"#ffffff\" stroke-width=\"5\"/><path d=\"{d}\" fill=\"none\" stroke=\"{MARK}\" stroke-width=\"2\" marker-end=\"url(#vs-arrow)\"><title>moved: {:x}-{:x} \u{2192} {:x}-{:x}</title></path>",
             m.from.start, m.from.end, m.to.start, m.to.end
         );
     }
     s.push_str("</g>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapping() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("aaaaaaa bb", 5), ["aaaaaaa", "bb"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("one", 0), ["one"]);
+    }
 }
