@@ -6,6 +6,7 @@ pub mod differ;
 pub mod fuzz;
 pub mod generate;
 pub mod lockstep;
+pub mod render_cmd;
 pub mod seedfile;
 pub mod term;
 

@@ -90,6 +90,8 @@ enum Cmd {
         #[arg(long)]
         trace: bool,
     },
+    /// Draw the address space after every step of a script as an HTML page (or SVG).
+    Render(vmspace_cli::render_cmd::RenderArgs),
     /// Print the live agent's starting layout in the seed format (used to refresh the
     /// engine's built-in layout).
     #[command(hide = true)]
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
             timeout,
             json,
         } => cmd_diff(&file, Duration::from_secs(timeout), json),
+        Cmd::Render(args) => vmspace_cli::render_cmd::run(&args),
         Cmd::Seed => (|| {
             let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
             print!("{}", vmspace_cli::seedfile::to_text(live.seed()));
