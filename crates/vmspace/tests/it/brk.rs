@@ -94,3 +94,14 @@ fn shrink_needs_a_vma_and_rlimit_data_applies_to_shrinking() {
     });
     assert_eq!(u.ok(Op::Brk { addr: cur + P }), cur + 4 * P);
 }
+
+#[test]
+fn moving_the_heap_drops_its_label() {
+    // Checklist 81 [E:p10]: the [heap] label follows start_brk..brk, not the VMA.
+    let (mut t, cur) = with_heap();
+    t.ok(Op::Brk { addr: cur + 4 * P });
+    assert!(t.mm.maps_text().contains("[heap]"));
+    let to = t.ok(Op::Mremap { old_addr: cur, old_len: 4 * P, new_len: 4 * P, flags: 3, new_addr: W });
+    assert_eq!(to, W);
+    assert!(!t.mm.maps_text().contains("[heap]"), "{}", t.mm.maps_text());
+}
