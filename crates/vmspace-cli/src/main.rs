@@ -41,6 +41,10 @@ enum Cmd {
         /// One JSON object per statement instead of text.
         #[arg(long)]
         json: bool,
+        /// The engine's memory: frames plus page tables, in bytes (suffixes K, M, G, T).
+        /// Faults and populates beyond it fail as Linux's do when memory runs out.
+        #[arg(long, default_value = "4G", value_parser = parse_size)]
+        memory_budget: u64,
     },
     /// Run a script on the engine and on the live kernel in lockstep; stop at the first difference.
     #[command(
@@ -104,7 +108,12 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Run { file, trace, json } => cmd_run(&file, trace, json),
+        Cmd::Run {
+            file,
+            trace,
+            json,
+            memory_budget,
+        } => cmd_run(&file, trace, json, memory_budget),
         Cmd::Diff {
             file,
             timeout,
@@ -167,13 +176,42 @@ fn load_script(file: &PathBuf) -> Result<vmspace_script::Script> {
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// The engine's default process: the vmspace agent's layout on the reference machine.
-fn default_engine() -> Mm {
+/// A byte count with an optional binary suffix: `4096`, `0x1000`, `256K`, `512M`, `4G`, `1T`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() && !t.starts_with("0x") => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size suffix {c:?} (use K, M, G or T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n = match num.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => num.parse::<u64>(),
+    }
+    .map_err(|_| {
+        format!("{s:?} is not a size (a number of bytes, optionally with K, M, G or T)")
+    })?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// The engine's default process: the vmspace agent's layout on the reference machine,
+/// with `memory_budget` bytes of memory.
+fn default_engine(memory_budget: u64) -> Mm {
     let seed = vmspace_cli::default_seed();
     Mm::from_seed(
         &seed,
         Config {
             mmap_base: seed.mmap_base,
+            frame_budget: memory_budget / vmspace::addr::PAGE_SIZE,
             ..Config::default()
         },
     )
@@ -218,9 +256,9 @@ fn json_line(r: &StepReport) -> String {
     v.to_string()
 }
 
-fn cmd_run(file: &PathBuf, trace: bool, json: bool) -> Result<ExitCode> {
+fn cmd_run(file: &PathBuf, trace: bool, json: bool, memory_budget: u64) -> Result<ExitCode> {
     let script = load_script(file)?;
-    let mut engine = default_engine();
+    let mut engine = default_engine(memory_budget);
     let color = color_stdout() && !json;
     let mut runner = Runner::new(script);
     let mut failed = 0;

@@ -126,8 +126,9 @@ pub struct Config {
     /// Reproduce the 6.15+ accounting quirk: `MREMAP_DONTUNMAP` of a locked VMA adds the
     /// new VMA's size to `locked_vm` although the old VMA is unlocked.
     pub dontunmap_locked_vm_quirk: bool,
-    /// The most frames the model may allocate (an embedder's memory budget); beyond it
-    /// faults and populates behave as the kernel does when out of memory.
+    /// The most frames the model may allocate (an embedder's memory budget), counting
+    /// each page table as one frame as the kernel does; beyond it faults and populates
+    /// behave as the kernel does when out of memory (ENOMEM from populate calls).
     pub frame_budget: u64,
 }
 

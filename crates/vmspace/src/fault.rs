@@ -29,6 +29,12 @@ pub(crate) enum FaultErr {
 }
 
 impl Mm {
+    /// Frames that may be in use at once: the configured budget less the memory the
+    /// page tables take (one frame per table, as in the kernel).
+    pub(crate) fn frame_budget(&self) -> u64 {
+        self.cfg.frame_budget.saturating_sub(self.pt.tables())
+    }
+
     fn segv(addr: u64, code: FaultCode) -> FaultErr {
         FaultErr::Signal(Fault {
             signal: Signal::Segv,
@@ -87,12 +93,17 @@ impl Mm {
             self.anon_vma_prepare(key);
             let new = self
                 .frames
-                .alloc(FrameKind::Anon, self.cfg.frame_budget)
+                .alloc(FrameKind::Anon, self.frame_budget())
                 .ok_or(FaultErr::Oom)?;
             self.frames.copy(new, fr);
             self.pt.set(va, new);
             self.frames.put(fr);
             return Ok(new);
+        }
+        // Mapping the page may need up to three new tables (PUD, PMD, PTE), which
+        // take memory from the same budget as the frames.
+        if self.frames.in_use() + 3 > self.frame_budget() {
+            return Err(FaultErr::Oom);
         }
         match vma.backing {
             Backing::Anon => {
@@ -108,7 +119,7 @@ impl Mm {
                 self.anon_vma_prepare(key);
                 let new = self
                     .frames
-                    .alloc(FrameKind::Anon, self.cfg.frame_budget)
+                    .alloc(FrameKind::Anon, self.frame_budget())
                     .ok_or(FaultErr::Oom)?;
                 self.pt.set(va, new);
                 Ok(new)
@@ -145,7 +156,7 @@ impl Mm {
                 self.anon_vma_prepare(key);
                 let new = self
                     .frames
-                    .alloc(FrameKind::Anon, self.cfg.frame_budget)
+                    .alloc(FrameKind::Anon, self.frame_budget())
                     .ok_or(FaultErr::Oom)?;
                 self.frames.copy(new, cache);
                 self.pt.set(va, new);
@@ -168,7 +179,7 @@ impl Mm {
         }
         let f = self
             .frames
-            .alloc(FrameKind::Cache(id, index), self.cfg.frame_budget)
+            .alloc(FrameKind::Cache(id, index), self.frame_budget())
             .ok_or(FaultErr::Oom)?;
         self.objects
             .get_mut(&id)
@@ -423,13 +434,13 @@ impl Mm {
     /// Map 512 new anonymous frames over `block` (releasing what was there); the frame
     /// at `va`. `None` when the frame budget cannot hold them.
     fn alloc_thp(&mut self, block: u64, va: u64) -> Option<FrameId> {
-        if self.frames.in_use() + 512 > self.cfg.frame_budget {
+        if self.frames.in_use() + 512 + 3 > self.frame_budget() {
             return None;
         }
         let mut at_va = 0;
         for i in 0..512 {
             let a = block + i * PAGE_SIZE;
-            let f = self.frames.alloc(FrameKind::Anon, self.cfg.frame_budget)?;
+            let f = self.frames.alloc(FrameKind::Anon, self.frame_budget())?;
             if let Some(old) = self.pt.set(a, f) {
                 self.frames.put(old);
             }

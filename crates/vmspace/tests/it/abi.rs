@@ -117,7 +117,7 @@ proptest! {
             if let Err(e) = mm.check_invariants() {
                 panic!("after {o:?} -> {out:?}: {e}");
             }
-            prop_assert!(mm.frames_in_use() <= budget);
+            prop_assert!(mm.frames_in_use() + mm.pagetable_tables() <= budget, "{} frames + {} tables", mm.frames_in_use(), mm.pagetable_tables());
             if let Outcome::Bytes(b) = &out {
                 prop_assert!(b.len() as u64 <= 1 << 30);
             }

@@ -373,3 +373,42 @@ fn transparent_huge_pages() {
     t.store(c + 550 * P, b"z");
     assert_eq!(t.present(c, 600).iter().filter(|&&p| p).count(), 1);
 }
+
+#[test]
+fn page_tables_come_out_of_the_memory_budget() {
+    // Reading a huge private mapping maps only the shared zero page, but every 2 MiB
+    // needs a page table (512 entries); the kernel pays for those tables from RAM
+    // and runs out of memory (MADV_POPULATE_* return ENOMEM). The engine charges
+    // each table as one frame of its budget.
+    const MADV_POPULATE_READ: u64 = 22;
+    let budget = 4096;
+    let mut t = T::with(vmspace::Config {
+        frame_budget: budget,
+        ..vmspace::Config::default()
+    });
+    let len = 1 << 40;
+    let a = t.ok(Op::Mmap {
+        addr: W,
+        len,
+        prot: PROT_RW,
+        flags: MAP_PRIVATE | MAP_ANON | MAP_FIXED | MAP_NORESERVE,
+        fd: u64::MAX,
+        offset: 0,
+    });
+    assert_eq!(
+        t.err(Op::Madvise {
+            addr: a,
+            len,
+            advice: MADV_POPULATE_READ
+        }),
+        Errno::ENOMEM
+    );
+    let tables = t.mm.pagetable_tables();
+    assert!(tables > budget - 8 && tables <= budget, "{tables} tables");
+    // Once the tables are freed, the memory is available again.
+    assert_eq!(t.munmap(a, len), Outcome::Value(0));
+    assert_eq!(t.mm.pagetable_tables(), 0);
+    let b = t.anon_at(W, 4 * P, PROT_RW);
+    t.store(b + 3 * P, b"ok");
+    assert_eq!(t.peek(b + 3 * P), Ok(b'o'));
+}

@@ -101,7 +101,13 @@ fn moving_the_heap_drops_its_label() {
     let (mut t, cur) = with_heap();
     t.ok(Op::Brk { addr: cur + 4 * P });
     assert!(t.mm.maps_text().contains("[heap]"));
-    let to = t.ok(Op::Mremap { old_addr: cur, old_len: 4 * P, new_len: 4 * P, flags: 3, new_addr: W });
+    let to = t.ok(Op::Mremap {
+        old_addr: cur,
+        old_len: 4 * P,
+        new_len: 4 * P,
+        flags: 3,
+        new_addr: W,
+    });
     assert_eq!(to, W);
     assert!(!t.mm.maps_text().contains("[heap]"), "{}", t.mm.maps_text());
 }
