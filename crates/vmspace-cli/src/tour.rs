@@ -389,16 +389,7 @@ pub fn run_scenario(sc: &Scenario) -> ScenarioView {
         prev_line = line;
         if let Some(op) = report.op() {
             if !op.is_access() {
-                interest.extend(op.touched_ranges());
-                if let Outcome::Value(v) = report.outcome {
-                    match op {
-                        Op::Mmap { len, .. } => interest.push((v, v.saturating_add(*len))),
-                        Op::Mremap { new_len, .. } => {
-                            interest.push((v, v.saturating_add(*new_len)));
-                        }
-                        _ => {}
-                    }
-                }
+                interest.extend(interest_ranges(op, &report.outcome));
                 let after = mm.maps_text();
                 if after != before {
                     let d = diff_lines(&region(&before, &interest), &region(&after, &interest));
@@ -427,6 +418,32 @@ pub fn run_scenario(sc: &Scenario) -> ScenarioView {
         realloc_summary(&mm, frames0, visits0, &totals, &mut view.summary);
     }
     view
+}
+
+/// The ranges a call is about: what it mapped, unmapped or changed (not a hint or a
+/// destination it did not use).
+fn interest_ranges(op: &Op, outcome: &Outcome) -> Vec<(u64, u64)> {
+    let r = |a: u64, l: u64| (a, a.saturating_add(l));
+    let value = match outcome {
+        Outcome::Value(v) => Some(*v),
+        _ => None,
+    };
+    match *op {
+        Op::Mmap { len, .. } => value.map(|v| r(v, len)).into_iter().collect(),
+        Op::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            ..
+        } => {
+            let mut out = vec![r(old_addr, old_len)];
+            if let Some(v) = value {
+                out.push(r(v, new_len));
+            }
+            out
+        }
+        _ => op.touched_ranges(),
+    }
 }
 
 fn call_text(r: &StepReport) -> String {
@@ -486,7 +503,7 @@ fn notes(mm: &Mm, op: &Op, outcome: &Outcome, b: Before, out: &mut Vec<String>, 
                 format!("frames in use -{}", b.frames - now)
             };
             out.push(format!(
-                "moved to {v:#x}: {} changed address with their page-table entries ({} visited); 0 bytes copied; {frames}",
+                "moved to {v:#x}: {} now mapped there by moving page-table entries ({} visited), 0 bytes copied; {frames}",
                 plural(b.src_present, "present page", "present pages"),
                 plural(visits, "entry or table", "entries and tables"),
             ));
@@ -495,6 +512,14 @@ fn notes(mm: &Mm, op: &Op, outcome: &Outcome, b: Before, out: &mut Vec<String>, 
                     "the old range {old_addr:#x} stays mapped, with no pages in it"
                 ));
             }
+        } else if new_len < old_len {
+            let (keep, end) = (
+                old_addr + new_len.div_ceil(4096) * 4096,
+                old_addr.saturating_add(old_len.div_ceil(4096) * 4096),
+            );
+            out.push(format!(
+                "shrank in place: [{keep:#x}, {end:#x}) unmapped, as munmap would"
+            ));
         } else if new_len > old_len {
             t.in_place += 1;
             out.push(format!(
@@ -591,6 +616,16 @@ fn wrap_hanging(text: &str, first: &str, rest: &str, width: usize) -> String {
     out
 }
 
+/// Colour each line of `text` separately.
+fn paint_lines(color: bool, code: &str, text: &str) -> String {
+    let mut o = String::with_capacity(text.len());
+    for l in text.lines() {
+        o.push_str(&paint(color, code, l));
+        o.push('\n');
+    }
+    o
+}
+
 /// The tour as text; `color` adds ANSI colours.
 pub fn to_text(views: &[ScenarioView], color: bool) -> String {
     let mut o = String::new();
@@ -602,7 +637,7 @@ pub fn to_text(views: &[ScenarioView], color: bool) -> String {
         let _ = writeln!(o, "{}", paint(color, "2", &format!("({})", sc.path)));
         o.push('\n');
         if !v.lead.is_empty() {
-            o.push_str(&paint(color, "1", &wrap(&v.lead, "", 88)));
+            o.push_str(&paint_lines(color, "1", &wrap(&v.lead, "", 88)));
             o.push('\n');
         }
         for p in &v.intro {
@@ -611,7 +646,7 @@ pub fn to_text(views: &[ScenarioView], color: bool) -> String {
         }
         for s in &v.steps {
             for p in &s.narration {
-                o.push_str(&paint(color, "33", &wrap(p, "  # ", 88)));
+                o.push_str(&paint_lines(color, "33", &wrap(p, "  # ", 88)));
             }
             let _ = writeln!(o, "  {}", paint(color, "1", &s.source));
             let call = if s.call.starts_with("vmas(") {
@@ -641,7 +676,7 @@ pub fn to_text(views: &[ScenarioView], color: bool) -> String {
                 let _ = writeln!(o, "{}", line.trim_end());
             }
             for n in &s.notes {
-                o.push_str(&paint(
+                o.push_str(&paint_lines(
                     color,
                     "36",
                     &wrap_hanging(n, "      * ", "        ", 96),
