@@ -823,10 +823,19 @@ fn split_source(source: &str, name: &str) -> (String, String) {
     let start = source.find(&format!("{name}(")).unwrap_or(0);
     let body = &source[start..];
     match body.rfind(" = ") {
-        Some(i) => (
-            body[..i].trim_end().to_string(),
-            body[i + 3..].trim().to_string(),
-        ),
+        Some(i) => {
+            let mut result = body[i + 3..].trim();
+            // strace -T's duration.
+            if let Some(j) = result.rfind(" <")
+                && result.ends_with('>')
+                && result[j + 2..result.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+            {
+                result = result[..j].trim_end();
+            }
+            (body[..i].trim_end().to_string(), result.to_string())
+        }
         None => (body.trim().to_string(), "?".to_string()),
     }
 }
@@ -895,7 +904,7 @@ pub fn replay(
 ) -> (Vec<CallReport>, Summary) {
     let stmts = &log.script.stmts;
     let chosen: Vec<u32> = if opts.pids.is_empty() {
-        stmts.first().and_then(|s| s.pid).into_iter().collect()
+        first_pid(log, text).into_iter().collect()
     } else {
         opts.pids.clone()
     };
@@ -976,17 +985,30 @@ pub fn replay(
     (reports, summary)
 }
 
-/// The process ids of a log, in order of first appearance.
+/// The process ids of a log's runnable calls, in order of first appearance (a call
+/// strace split in two counts from its first half).
 pub fn pids(log: &StraceLog) -> Vec<u32> {
-    let mut out: Vec<u32> = Vec::new();
+    let mut first: BTreeMap<u32, usize> = BTreeMap::new();
     for s in &log.script.stmts {
-        if let Some(p) = s.pid
-            && !out.contains(&p)
-        {
-            out.push(p);
+        if let Some(p) = s.pid {
+            let l = first.entry(p).or_insert(s.line);
+            *l = (*l).min(s.line);
         }
     }
-    out
+    let mut out: Vec<(usize, u32)> = first.into_iter().map(|(p, l)| (l, p)).collect();
+    out.sort_unstable();
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The process `strace -f` started: the pid of the log's first line, if it has runnable
+/// calls; else the first process with runnable calls.
+fn first_pid(log: &StraceLog, text: &str) -> Option<u32> {
+    let all = pids(log);
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(line_pid)
+        .filter(|p| all.contains(p))
+        .or_else(|| all.first().copied())
 }
 
 /// The sum of several processes' summaries.
@@ -1123,6 +1145,25 @@ mod tests {
     fn run(text: &str) -> (Vec<CallReport>, Summary) {
         let log = vmspace_script::parse_strace_log("t.log", text).expect("parses");
         replay("t.log", &log, text, &ReplayOptions::default(), |_, _| {})
+    }
+
+    #[test]
+    fn the_first_process_is_the_one_on_the_first_line() {
+        let (reps, s) = run("\
+[pid  101] 10:00:00.000001 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0 <unfinished ...>
+[pid  102] 10:00:00.000002 brk(NULL) = 0x55d000000000
+[pid  101] 10:00:00.000003 <... mmap resumed>) = 0x7f0000200000 <0.000010>
+[pid  101] 10:00:00.000004 mprotect(0x7f0000200000, 4096, PROT_NONE) = 0 <0.000003>
+");
+        assert_eq!(s.pids, vec![101]);
+        assert_eq!(s.other_pids.get(&102), Some(&1));
+        assert_eq!(reps[0].line, 1);
+        assert_eq!(
+            reps[0].call,
+            "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"
+        );
+        assert_eq!(reps[0].recorded, "0x7f0000200000");
+        assert_eq!(reps[1].verdict, Verdict::Agreed);
     }
 
     #[test]
