@@ -352,7 +352,24 @@ impl Replayer {
     }
 
     fn run(&mut self, op: &Op) -> Outcome {
-        self.mm.apply(op)
+        match self.mm.apply(op) {
+            // `Mm::apply` passes the engine's "not modelled" marker (errno 0) through
+            // as an error for mmap (MAP_HUGETLB|MAP_NORESERVE).
+            Outcome::Error(e) if e.raw() == 0 => {
+                Outcome::Unsupported(self.mm.last_reason().to_string())
+            }
+            out => out,
+        }
+    }
+
+    /// A call the kernel refused with ENOMEM succeeded on the engine: ENOMEM can come
+    /// from limits and memory use the log does not show, so it cannot be checked.
+    fn enomem_unknown(out: &Outcome) -> (Verdict, Option<String>, String) {
+        (
+            Verdict::Unknown,
+            Some(out.to_string()),
+            "the kernel said ENOMEM, which can come from limits and memory use the log does not show; the engine's change was undone".to_string(),
+        )
     }
 
     fn explain(&self, out: &Outcome) -> String {
@@ -503,6 +520,12 @@ impl Replayer {
         let out = self.run(op);
         if out == Outcome::Value(want) {
             (Verdict::Adopted, Some(out.to_string()), what)
+        } else if let Outcome::Unsupported(why) = &out {
+            (
+                Verdict::Unknown,
+                None,
+                format!("the engine does not model this: {why}"),
+            )
         } else {
             (
                 Verdict::Disagreed,
@@ -596,6 +619,9 @@ impl Replayer {
                 if let (Outcome::Value(v), false) = (&out, fixed) {
                     // Undo, to stay with the process.
                     let _ = self.mm.apply(&Op::Munmap { addr: *v, len });
+                    if rec == Rec::Err(Errno::ENOMEM) {
+                        return Self::enomem_unknown(&out);
+                    }
                 }
                 self.checked(&out, rec)
             }
@@ -629,6 +655,30 @@ impl Replayer {
         let fixed = f.contains(MremapFlags::FIXED);
         let Rec::Value(r) = rec else {
             let out = self.run(&op);
+            if let (Outcome::Value(v), Rec::Err(Errno::ENOMEM)) = (&out, rec)
+                && new_up > old_up
+            {
+                // Undo: back to the old place and size.
+                let back = if *v == old {
+                    Op::Mremap {
+                        old_addr: old,
+                        old_len: new_up,
+                        new_len: old_up,
+                        flags: 0,
+                        new_addr: 0,
+                    }
+                } else {
+                    Op::Mremap {
+                        old_addr: *v,
+                        old_len: new_up,
+                        new_len: old_up,
+                        flags: (MremapFlags::MAYMOVE | MremapFlags::FIXED).bits(),
+                        new_addr: old,
+                    }
+                };
+                let _ = self.mm.apply(&back);
+                return Self::enomem_unknown(&out);
+            }
             return self.checked(&out, rec);
         };
         if fixed {
@@ -665,6 +715,13 @@ impl Replayer {
                 new_addr: r,
             };
             let out = self.run(&adopted);
+            if let Outcome::Unsupported(why) = &out {
+                return (
+                    Verdict::Unknown,
+                    None,
+                    format!("the engine does not model this: {why}"),
+                );
+            }
             if out == Outcome::Value(r) && !f.contains(MremapFlags::DONTUNMAP) {
                 self.known.insert(old, old.saturating_add(old_up));
             }
@@ -1164,6 +1221,35 @@ mod tests {
         );
         assert_eq!(reps[0].recorded, "0x7f0000200000");
         assert_eq!(reps[1].verdict, Verdict::Agreed);
+    }
+
+    #[test]
+    fn enomem_from_unknown_limits_is_unknown_and_undone() {
+        let (reps, s) = run("\
+9 mmap(NULL, 2097152, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB|MAP_NORESERVE, -1, 0) = 0x7f0000200000
+9 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -1 ENOMEM (Cannot allocate memory)
+9 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000400000
+9 mremap(0x7f0000400000, 8192, 1048576, MREMAP_MAYMOVE) = -1 ENOMEM (Cannot allocate memory)
+9 mprotect(0x7f0000400000, 8192, PROT_READ) = 0
+9 munmap(0x7f0000400000, 8192) = 0
+9 mprotect(0x7f0000400000, 4096, PROT_READ) = -1 ENOMEM (Cannot allocate memory)
+");
+        let v: Vec<Verdict> = reps.iter().map(|r| r.verdict).collect();
+        assert_eq!(
+            v,
+            [
+                Verdict::Unknown,
+                Verdict::Unknown,
+                Verdict::Adopted,
+                Verdict::Unknown,
+                Verdict::Agreed,
+                Verdict::Agreed,
+                Verdict::Agreed
+            ],
+            "{reps:#?}"
+        );
+        assert!(reps[0].note.contains("hugetlb"), "{}", reps[0].note);
+        assert_eq!(s.disagreed, 0);
     }
 
     #[test]
