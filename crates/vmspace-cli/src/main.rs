@@ -86,8 +86,9 @@ enum Cmd {
         #[arg(long)]
         trace: bool,
     },
-    /// The scenarios of mremap(2), step by step on the built-in engine: each call, its
-    /// result, and the maps lines it changed.
+    /// Walk through the scenarios of mremap(2), step by step on the built-in engine.
+    ///
+    /// Each step shows the call, its result, and the maps lines it changed.
     #[command(
         after_help = "Examples:\n  vmspace tour                    all eight scenarios\n  vmspace tour --list             their numbers and names\n  vmspace tour realloc            one scenario, by name or number (8)\n  vmspace tour --html tour.html   the same tour as a self-contained web page\n\nThe scenarios are the commented scripts in examples/tour/; each one also passes `vmspace diff` against the live kernel. Colour only on a terminal (NO_COLOR turns it off)."
     )]
@@ -104,8 +105,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Replay an strace log call by call on the engine and compare the results the
-    /// kernel recorded with the engine's.
+    /// Replay an strace log on the engine and compare the results the kernel recorded.
     #[command(
         after_help = "Example:\n  strace -f -e trace=mmap,munmap,mremap,mprotect,madvise,brk,execve -o py.log python3 -c 'import json'\n  vmspace replay py.log\n\nThe process's starting layout is unknown, so addresses the kernel chose (mmap without MAP_FIXED, mremap that moved, brk) are adopted: the engine takes the recorded address and says so. Calls on memory the log never showed being mapped are counted as unknown; everything else is checked. Files the process maps stand in as engine memfds. Disagreements are reported, not fatal: the exit status is 0 unless the log cannot be read or parsed (2), or --strict is given and a call disagreed (1)."
     )]
