@@ -7,8 +7,10 @@ pub mod fuzz;
 pub mod generate;
 pub mod lockstep;
 pub mod render_cmd;
+pub mod replay;
 pub mod seedfile;
 pub mod term;
+pub mod tour;
 
 /// The layout `vmspace run` starts from: the live agent's layout on the reference
 /// machine, captured with `vmspace seed > crates/vmspace-cli/src/default-layout.txt`.

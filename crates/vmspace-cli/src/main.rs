@@ -96,6 +96,49 @@ enum Cmd {
     },
     /// Draw the address space after every step of a script as an HTML page (or SVG).
     Render(vmspace_cli::render_cmd::RenderArgs),
+    /// Walk through the scenarios of mremap(2), step by step on the built-in engine.
+    ///
+    /// Each step shows the call, its result, and the maps lines it changed.
+    #[command(
+        after_help = "Examples:\n  vmspace tour                    all eight scenarios\n  vmspace tour --list             their numbers and names\n  vmspace tour realloc            one scenario, by name or number (8)\n  vmspace tour --html tour.html   the same tour as a self-contained web page\n\nThe scenarios are the commented scripts in examples/tour/; each one also passes `vmspace diff` against the live kernel. Colour only on a terminal (NO_COLOR turns it off)."
+    )]
+    Tour {
+        /// One scenario: its number or name (see --list).
+        scenario: Option<String>,
+        /// List the scenarios.
+        #[arg(long)]
+        list: bool,
+        /// Write the tour as a self-contained HTML page instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// One JSON object per scenario instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay an strace log on the engine and compare the results the kernel recorded.
+    #[command(
+        after_help = "Example:\n  strace -f -e trace=mmap,munmap,mremap,mprotect,madvise,brk,execve -o py.log python3 -c 'import json'\n  vmspace replay py.log\n\nThe process's starting layout is unknown, so addresses the kernel chose (mmap without MAP_FIXED, mremap that moved, brk) are adopted: the engine takes the recorded address and says so. Calls on memory the log never showed being mapped are counted as unknown; everything else is checked. Files the process maps stand in as engine memfds. Disagreements are reported, not fatal: the exit status is 0 unless the log cannot be read or parsed (2), or --strict is given and a call disagreed (1)."
+    )]
+    Replay {
+        /// The strace log (`strace -f -o FILE ...`; timestamps and -T durations are fine).
+        log: PathBuf,
+        /// Replay these process ids (comma-separated: threads of one process); default:
+        /// the first process in the log.
+        #[arg(long, value_delimiter = ',', conflicts_with = "all")]
+        pid: Vec<u32>,
+        /// Replay every process in the log, each on its own engine, and total them.
+        #[arg(long)]
+        all: bool,
+        /// Print every call with its verdict, not only disagreements.
+        #[arg(long)]
+        verbose: bool,
+        /// The summary as one JSON object (with --verbose, one object per call first).
+        #[arg(long)]
+        json: bool,
+        /// Exit with status 1 when a call disagreed.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Print the live agent's starting layout in the seed format (used to refresh the
     /// engine's built-in layout).
     #[command(hide = true)]
@@ -120,6 +163,27 @@ fn main() -> ExitCode {
             json,
         } => cmd_diff(&file, Duration::from_secs(timeout), json),
         Cmd::Render(args) => vmspace_cli::render_cmd::run(&args),
+        Cmd::Tour {
+            scenario,
+            list,
+            html,
+            json,
+        } => vmspace_cli::tour::cmd(scenario.as_deref(), list, html.as_deref(), json),
+        Cmd::Replay {
+            log,
+            pid,
+            all,
+            verbose,
+            json,
+            strict,
+        } => vmspace_cli::replay::cmd(
+            &log,
+            &vmspace_cli::replay::ReplayOptions { pids: pid },
+            all,
+            verbose,
+            json,
+            strict,
+        ),
         Cmd::Seed => (|| {
             let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
             print!("{}", vmspace_cli::seedfile::to_text(live.seed()));

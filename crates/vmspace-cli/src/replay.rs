@@ -1,0 +1,1340 @@
+//! `vmspace replay`: an strace log of a real program, replayed call by call on the
+//! engine, with the results the kernel recorded compared with the engine's.
+//!
+//! The recorded process started from a layout nobody knows (its executable, the
+//! dynamic loader, its stack, all placed at exec time, with address-space
+//! randomisation), so the replay separates what can be checked from what cannot:
+//!
+//! - **adopted**: calls that let the kernel choose an address (`mmap` without
+//!   `MAP_FIXED`, `mremap` that moved with `MREMAP_MAYMOVE`, `brk`). The engine's own
+//!   choice would be meaningless, so it takes the recorded address instead: it re-runs
+//!   the call with `MAP_FIXED` / `MREMAP_FIXED` at that address (or, for `brk`, maps
+//!   the recorded heap range) and says so.
+//! - **agreed** / **disagreed**: every other call on memory the replay knows about is
+//!   run as it was made, and the engine's result is compared with the log's.
+//! - **unknown**: calls on ranges the log never showed being mapped or unmapped (the
+//!   executable's and the loader's own mappings, the stack), on file descriptors the
+//!   engine never saw, or whose result the log does not have (`= ?`). They are not run.
+//!
+//! A file the process maps (a library, a locale file) is not in the log, so each file
+//! descriptor it maps stands in as an engine memfd of sufficient size: the VMAs have the
+//! same offsets, protections and sharing, which is what the calls' results depend on.
+//!
+//! A successful `execve` of the replayed process (when the log traced it) starts a new
+//! address space: the engine is reset.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use vmspace::{Errno, MapFlags, Mm, MremapFlags, Op, Outcome};
+use vmspace_script::{Action, Env, Expect, StraceLog};
+
+use crate::tour::default_engine;
+
+const PAGE: u64 = 4096;
+
+fn page_up(x: u64) -> u64 {
+    x.saturating_add(PAGE - 1) & !(PAGE - 1)
+}
+
+fn page_down(x: u64) -> u64 {
+    x & !(PAGE - 1)
+}
+
+/// What became of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verdict {
+    /// The engine's result is the one the log recorded.
+    Agreed,
+    /// The engine took the address the log recorded (the kernel chose it).
+    Adopted,
+    /// The engine's result differs from the log's.
+    Disagreed,
+    /// The call could not be checked (memory or descriptors the log never showed, or
+    /// no recorded result).
+    Unknown,
+}
+
+impl Verdict {
+    /// The word used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Agreed => "agreed",
+            Verdict::Adopted => "adopted",
+            Verdict::Disagreed => "disagreed",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// One replayed call.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    /// Line in the log.
+    pub line: usize,
+    /// The process id strace printed, if any.
+    pub pid: Option<u32>,
+    /// The call as the log shows it.
+    pub call: String,
+    /// The result the log recorded.
+    pub recorded: String,
+    /// What the engine answered to the call it ran (not set for unknown calls).
+    pub engine: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// What the replay did or why it disagrees.
+    pub note: String,
+}
+
+/// Totals of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// The log's name.
+    pub log: String,
+    /// The replayed process ids (empty when the log has no pids).
+    pub pids: Vec<u32>,
+    /// Calls of the replayed process that were considered.
+    pub calls: usize,
+    /// See [`Verdict::Agreed`].
+    pub agreed: usize,
+    /// See [`Verdict::Adopted`].
+    pub adopted: usize,
+    /// See [`Verdict::Disagreed`].
+    pub disagreed: usize,
+    /// See [`Verdict::Unknown`].
+    pub unknown: usize,
+    /// Lines of the log (any process) naming calls outside the supported set.
+    pub skipped: usize,
+    /// `skipped` by call name.
+    pub skipped_by_call: BTreeMap<String, usize>,
+    /// Runnable calls of processes that were not replayed, by pid.
+    pub other_pids: BTreeMap<u32, usize>,
+    /// Successful `execve`s of the replayed process after its first call (each one
+    /// reset the engine).
+    pub execs: usize,
+    /// File descriptors that stood in as engine memfds.
+    pub stand_ins: usize,
+}
+
+impl Summary {
+    /// The one-line summary.
+    pub fn line(&self) -> String {
+        let pids = if self.pids.is_empty() {
+            String::new()
+        } else {
+            let p: Vec<String> = self.pids.iter().map(u32::to_string).collect();
+            format!(", pid {}", p.join(","))
+        };
+        let mut s = format!(
+            "{}{pids}: {} calls: {} agreed, {} adopted, {} disagreed, {} unknown; {} skipped",
+            self.log,
+            self.calls,
+            self.agreed,
+            self.adopted,
+            self.disagreed,
+            self.unknown,
+            self.skipped
+        );
+        if !self.skipped_by_call.is_empty() {
+            let parts: Vec<String> = self
+                .skipped_by_call
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = write!(s, " ({})", parts.join(", "));
+        }
+        s
+    }
+
+    /// The summary as one JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "log": self.log,
+            "pids": self.pids,
+            "calls": self.calls,
+            "agreed": self.agreed,
+            "adopted": self.adopted,
+            "disagreed": self.disagreed,
+            "unknown": self.unknown,
+            "skipped": self.skipped,
+            "skipped_by_call": self.skipped_by_call,
+            "other_pids": self.other_pids.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+            "execs": self.execs,
+            "stand_ins": self.stand_ins,
+        })
+    }
+}
+
+impl CallReport {
+    /// One line of text.
+    pub fn line_text(&self) -> String {
+        let mut s = format!(
+            "line {}: {} = {}  [{}]",
+            self.line,
+            self.call,
+            self.recorded,
+            self.verdict.name()
+        );
+        if !self.note.is_empty() {
+            let _ = write!(s, " {}", self.note);
+        }
+        s
+    }
+
+    /// The report as a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "line": self.line,
+            "pid": self.pid,
+            "call": self.call,
+            "recorded": self.recorded,
+            "engine": self.engine,
+            "verdict": self.verdict.name(),
+            "note": self.note,
+        })
+    }
+}
+
+/// Which processes to replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Process ids to replay together (threads of one process); empty: the first
+    /// process in the log.
+    pub pids: Vec<u32>,
+}
+
+/// Sorted, disjoint, non-adjacent `[start, end)` ranges.
+#[derive(Debug, Clone, Default)]
+struct Ranges(BTreeMap<u64, u64>);
+
+impl Ranges {
+    fn insert(&mut self, mut start: u64, mut end: u64) {
+        if start >= end {
+            return;
+        }
+        if let Some((&s, &e)) = self.0.range(..=start).next_back()
+            && e >= start
+        {
+            start = s;
+            end = end.max(e);
+        }
+        let overlapping: Vec<u64> = self.0.range(start..=end).map(|(&s, _)| s).collect();
+        for s in overlapping {
+            if let Some(e) = self.0.remove(&s) {
+                end = end.max(e);
+            }
+        }
+        self.0.insert(start, end);
+    }
+
+    /// The parts of `[start, end)` not covered.
+    fn gaps(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut cur = start;
+        if let Some((_, &e)) = self.0.range(..=start).next_back()
+            && e > cur
+        {
+            cur = e;
+        }
+        for (&s, &e) in self.0.range(start..end) {
+            if s > cur {
+                out.push((cur, s.min(end)));
+            }
+            cur = cur.max(e);
+        }
+        if cur < end {
+            out.push((cur, end));
+        }
+        out
+    }
+
+    fn covers(&self, start: u64, end: u64) -> bool {
+        start >= end || self.gaps(start, end).is_empty()
+    }
+
+    fn intersects(&self, start: u64, end: u64) -> bool {
+        start < end && self.gaps(start, end) != vec![(start, end)]
+    }
+}
+
+/// The result strace recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rec {
+    Value(u64),
+    Err(Errno),
+    Unknown,
+}
+
+struct Replayer {
+    mm: Mm,
+    /// Ranges whose state (mapped or not) the engine knows from the log.
+    known: Ranges,
+    /// Process fd -> engine fd.
+    fds: HashMap<u64, u64>,
+    /// Engine fds that stand in for files, with their current size.
+    stand_ins: HashMap<u64, u64>,
+    /// The process's break, once the log showed it.
+    brk: Option<u64>,
+    stand_ins_made: usize,
+}
+
+impl Replayer {
+    fn new() -> Self {
+        Replayer {
+            mm: default_engine(),
+            known: Ranges::default(),
+            fds: HashMap::new(),
+            stand_ins: HashMap::new(),
+            brk: None,
+            stand_ins_made: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        let made = self.stand_ins_made;
+        *self = Replayer::new();
+        self.stand_ins_made = made;
+    }
+
+    /// Engine VMAs in `[start, end)` that lie in known memory: the log says the range
+    /// was free, so the engine's state has drifted from the process's.
+    fn known_mapped(&self, start: u64, end: u64) -> Option<(u64, u64)> {
+        self.mm
+            .vmas()
+            .filter(|v| v.start < end && v.end > start)
+            .map(|v| (v.start.max(start), v.end.min(end)))
+            .find(|&(s, e)| self.known.intersects(s, e))
+    }
+
+    /// The log shows `[start, end)` free: unmap whatever the engine has there in
+    /// memory the log never showed (the built-in layout's mappings), and know it.
+    fn clear_unknown(&mut self, start: u64, end: u64) {
+        for (s, e) in self.known.gaps(start, end) {
+            if self.mm.vmas().any(|v| v.start < e && v.end > s) {
+                let _ = self.mm.apply(&Op::Munmap {
+                    addr: s,
+                    len: e - s,
+                });
+            }
+        }
+        self.known.insert(start, end);
+    }
+
+    /// The engine fd for a process fd that the process maps: its memfd, or a stand-in
+    /// memfd at least `size` bytes long.
+    fn file_fd(&mut self, fd: u64, size: u64) -> Result<u64, String> {
+        if let Some(&e) = self.fds.get(&fd) {
+            if let Some(cur) = self.stand_ins.get(&e).copied()
+                && size > cur
+            {
+                let _ = self.mm.apply(&Op::Ftruncate {
+                    fd: e,
+                    length: size,
+                });
+                self.stand_ins.insert(e, size);
+            }
+            return Ok(e);
+        }
+        let name = format!("fd{}", fd as i64);
+        match self.mm.apply(&Op::MemfdCreate { name, flags: 0 }) {
+            Outcome::Value(e) => {
+                let _ = self.mm.apply(&Op::Ftruncate {
+                    fd: e,
+                    length: size,
+                });
+                self.fds.insert(fd, e);
+                self.stand_ins.insert(e, size);
+                self.stand_ins_made += 1;
+                Ok(e)
+            }
+            other => Err(format!("no stand-in for fd {}: {other}", fd as i64)),
+        }
+    }
+
+    fn run(&mut self, op: &Op) -> Outcome {
+        match self.mm.apply(op) {
+            // `Mm::apply` passes the engine's "not modelled" marker (errno 0) through
+            // as an error for mmap (MAP_HUGETLB|MAP_NORESERVE).
+            Outcome::Error(e) if e.raw() == 0 => {
+                Outcome::Unsupported(self.mm.last_reason().to_string())
+            }
+            out => out,
+        }
+    }
+
+    /// A call the kernel refused with ENOMEM succeeded on the engine: ENOMEM can come
+    /// from limits and memory use the log does not show, so it cannot be checked.
+    fn enomem_unknown(out: &Outcome) -> (Verdict, Option<String>, String) {
+        (
+            Verdict::Unknown,
+            Some(out.to_string()),
+            "the kernel said ENOMEM, which can come from limits and memory use the log does not show; the engine's change was undone".to_string(),
+        )
+    }
+
+    fn explain(&self, out: &Outcome) -> String {
+        match out {
+            Outcome::Error(_) if !self.mm.last_reason().is_empty() => {
+                format!("{out} [{}]", self.mm.last_reason())
+            }
+            _ => out.to_string(),
+        }
+    }
+
+    /// Compare and report.
+    fn judge(&self, out: &Outcome, rec: Rec) -> (Verdict, String) {
+        let same = match (out, rec) {
+            (Outcome::Value(a), Rec::Value(b)) => *a == b,
+            (Outcome::Error(a), Rec::Err(b)) => *a == b,
+            _ => false,
+        };
+        if same {
+            (Verdict::Agreed, String::new())
+        } else if let Outcome::Unsupported(why) = out {
+            (
+                Verdict::Unknown,
+                format!("the engine does not model this: {why}"),
+            )
+        } else {
+            (
+                Verdict::Disagreed,
+                format!("engine: {}, log: {}", self.explain(out), rec_text(rec)),
+            )
+        }
+    }
+
+    /// Replay one call.
+    fn call(&mut self, op: &Op, rec: Rec) -> (Verdict, Option<String>, String) {
+        if rec == Rec::Unknown {
+            return (
+                Verdict::Unknown,
+                None,
+                "the log has no result for it".to_string(),
+            );
+        }
+        match *op {
+            Op::Mmap {
+                addr,
+                len,
+                prot,
+                flags,
+                fd,
+                offset,
+            } => self.mmap(addr, len, prot, flags, fd, offset, rec),
+            Op::Munmap { addr, len } => {
+                let out = self.run(op);
+                if matches!(out, Outcome::Value(0)) {
+                    self.known
+                        .insert(page_down(addr), page_up(addr.saturating_add(len)));
+                }
+                self.checked(&out, rec)
+            }
+            Op::Mprotect { addr, len, .. }
+            | Op::Madvise { addr, len, .. }
+            | Op::Mlock { addr, len }
+            | Op::Mlock2 { addr, len, .. }
+            | Op::Munlock { addr, len } => {
+                let (s, e) = (page_down(addr), page_up(addr.saturating_add(len)));
+                if len != 0 && !self.known.covers(s, e) {
+                    return unknown_range(s, e);
+                }
+                let out = self.run(op);
+                self.checked(&out, rec)
+            }
+            Op::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => self.mremap(old_addr, old_len, new_len, flags, new_addr, rec),
+            Op::Brk { addr } => self.brk(addr, rec),
+            Op::MemfdCreate { .. } => {
+                if let Rec::Value(p) = rec
+                    && let Some(e) = self.fds.get(&p).copied()
+                    && self.stand_ins.contains_key(&e)
+                {
+                    // The process's fd p is free again: the file behind the stand-in
+                    // was closed (closes are not in the log).
+                    let _ = self.mm.apply(&Op::Close { fd: e });
+                    self.fds.remove(&p);
+                    self.stand_ins.remove(&e);
+                }
+                let out = self.run(op);
+                match (out.clone(), rec) {
+                    (Outcome::Value(e), Rec::Value(p)) => {
+                        self.fds.insert(p, e);
+                        if e == p {
+                            (Verdict::Agreed, Some(out.to_string()), String::new())
+                        } else {
+                            (
+                                Verdict::Adopted,
+                                Some(out.to_string()),
+                                format!(
+                                    "the process got fd {p}, the engine fd {e}: calls on fd {p} go to fd {e}"
+                                ),
+                            )
+                        }
+                    }
+                    _ => self.checked(&out, rec),
+                }
+            }
+            Op::Ftruncate { fd, .. } | Op::Pwrite64 { fd, .. } | Op::Close { fd } => {
+                let Some(&e) = self.fds.get(&fd) else {
+                    return (
+                        Verdict::Unknown,
+                        None,
+                        format!("fd {} is not one the log showed being created", fd as i64),
+                    );
+                };
+                let op = match op.clone() {
+                    Op::Ftruncate { length, .. } => Op::Ftruncate { fd: e, length },
+                    Op::Pwrite64 { data, offset, .. } => Op::Pwrite64 {
+                        fd: e,
+                        data,
+                        offset,
+                    },
+                    _ => Op::Close { fd: e },
+                };
+                let out = self.run(&op);
+                if matches!(op, Op::Close { .. }) && matches!(out, Outcome::Value(0)) {
+                    self.fds.remove(&fd);
+                    self.stand_ins.remove(&e);
+                }
+                self.checked(&out, rec)
+            }
+            _ => {
+                let out = self.run(op);
+                self.checked(&out, rec)
+            }
+        }
+    }
+
+    fn checked(&self, out: &Outcome, rec: Rec) -> (Verdict, Option<String>, String) {
+        let (v, note) = self.judge(out, rec);
+        (v, Some(out.to_string()), note)
+    }
+
+    /// The adopted call `op` must return `want`.
+    fn adopt(&mut self, op: &Op, want: u64, what: String) -> (Verdict, Option<String>, String) {
+        let out = self.run(op);
+        if out == Outcome::Value(want) {
+            (Verdict::Adopted, Some(out.to_string()), what)
+        } else if let Outcome::Unsupported(why) = &out {
+            (
+                Verdict::Unknown,
+                None,
+                format!("the engine does not model this: {why}"),
+            )
+        } else {
+            (
+                Verdict::Disagreed,
+                Some(out.to_string()),
+                format!(
+                    "the engine could not take the recorded address: {}",
+                    self.explain(&out)
+                ),
+            )
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mmap(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        fd: u64,
+        offset: u64,
+        rec: Rec,
+    ) -> (Verdict, Option<String>, String) {
+        let f = MapFlags::from_bits_retain(flags);
+        let fd = if f.contains(MapFlags::ANONYMOUS) {
+            fd
+        } else {
+            let need = page_up(offset.saturating_add(len));
+            match self.file_fd(fd, need) {
+                Ok(e) => e,
+                Err(why) => return (Verdict::Unknown, None, why),
+            }
+        };
+        let fixed = f.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
+        let len_up = page_up(len);
+        let mut op = Op::Mmap {
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            offset,
+        };
+        match rec {
+            Rec::Value(r) if !fixed => {
+                let end = r.saturating_add(len_up);
+                let drift = self.known_mapped(r, end);
+                op = Op::Mmap {
+                    addr: r,
+                    len,
+                    prot,
+                    flags: (flags & !MapFlags::FIXED_NOREPLACE.bits()) | MapFlags::FIXED.bits(),
+                    fd,
+                    offset,
+                };
+                self.clear_unknown(r, end);
+                if let Some((s, e)) = drift {
+                    let out = self.run(&op);
+                    return (
+                        Verdict::Disagreed,
+                        Some(out.to_string()),
+                        format!(
+                            "the kernel found {r:#x} free, but the engine still had [{s:#x}, {e:#x}) mapped"
+                        ),
+                    );
+                }
+                self.adopt(
+                    &op,
+                    r,
+                    format!("the engine takes {r:#x} (chosen by the kernel)"),
+                )
+            }
+            Rec::Value(r) => {
+                if f.contains(MapFlags::FIXED_NOREPLACE) {
+                    // Succeeded: the range was free.
+                    self.clear_unknown(addr, addr.saturating_add(len_up));
+                }
+                let out = self.run(&op);
+                if out == Outcome::Value(r) {
+                    self.known.insert(r, r.saturating_add(len_up));
+                }
+                self.checked(&out, rec)
+            }
+            Rec::Err(_) => {
+                if f.contains(MapFlags::FIXED_NOREPLACE)
+                    && !self.known.covers(addr, addr.saturating_add(len_up))
+                {
+                    return unknown_range(addr, addr.saturating_add(len_up));
+                }
+                let out = self.run(&op);
+                if let (Outcome::Value(v), false) = (&out, fixed) {
+                    // Undo, to stay with the process.
+                    let _ = self.mm.apply(&Op::Munmap { addr: *v, len });
+                    if rec == Rec::Err(Errno::ENOMEM) {
+                        return Self::enomem_unknown(&out);
+                    }
+                }
+                self.checked(&out, rec)
+            }
+            Rec::Unknown => (Verdict::Unknown, None, String::new()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mremap(
+        &mut self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+        rec: Rec,
+    ) -> (Verdict, Option<String>, String) {
+        let f = MremapFlags::from_bits_retain(flags);
+        let (old_up, new_up) = (page_up(old_len), page_up(new_len));
+        let keep = old_up.min(new_up).max(PAGE);
+        if !self.known.covers(old, old.saturating_add(keep)) {
+            return unknown_range(old, old.saturating_add(keep));
+        }
+        let op = Op::Mremap {
+            old_addr: old,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        };
+        let fixed = f.contains(MremapFlags::FIXED);
+        let Rec::Value(r) = rec else {
+            let out = self.run(&op);
+            if let (Outcome::Value(v), Rec::Err(Errno::ENOMEM)) = (&out, rec)
+                && new_up > old_up
+            {
+                // Undo: back to the old place and size.
+                let back = if *v == old {
+                    Op::Mremap {
+                        old_addr: old,
+                        old_len: new_up,
+                        new_len: old_up,
+                        flags: 0,
+                        new_addr: 0,
+                    }
+                } else {
+                    Op::Mremap {
+                        old_addr: *v,
+                        old_len: new_up,
+                        new_len: old_up,
+                        flags: (MremapFlags::MAYMOVE | MremapFlags::FIXED).bits(),
+                        new_addr: old,
+                    }
+                };
+                let _ = self.mm.apply(&back);
+                return Self::enomem_unknown(&out);
+            }
+            return self.checked(&out, rec);
+        };
+        if fixed {
+            let out = self.run(&op);
+            if out == Outcome::Value(r) {
+                self.known.insert(r, r.saturating_add(new_up));
+                self.known.insert(old, old.saturating_add(old_up));
+            }
+            return self.checked(&out, rec);
+        }
+        let moved = r != old || f.contains(MremapFlags::DONTUNMAP);
+        if moved && f.contains(MremapFlags::MAYMOVE) {
+            let end = r.saturating_add(new_up);
+            let drift = self.known_mapped(r, end);
+            // Would the engine have grown it in place where the kernel moved it?
+            let grow = old.saturating_add(old_up)..old.saturating_add(new_up);
+            let in_place = !f.contains(MremapFlags::DONTUNMAP)
+                && new_up > old_up
+                && self.known.covers(grow.start, grow.end)
+                && self
+                    .mm
+                    .vmas()
+                    .any(|v| v.start <= old && v.end == grow.start)
+                && !self
+                    .mm
+                    .vmas()
+                    .any(|v| v.start < grow.end && v.end > grow.start);
+            self.clear_unknown(r, end);
+            let adopted = Op::Mremap {
+                old_addr: old,
+                old_len,
+                new_len,
+                flags: flags | MremapFlags::FIXED.bits(),
+                new_addr: r,
+            };
+            let out = self.run(&adopted);
+            if let Outcome::Unsupported(why) = &out {
+                return (
+                    Verdict::Unknown,
+                    None,
+                    format!("the engine does not model this: {why}"),
+                );
+            }
+            if out == Outcome::Value(r) && !f.contains(MremapFlags::DONTUNMAP) {
+                self.known.insert(old, old.saturating_add(old_up));
+            }
+            if in_place {
+                return (
+                    Verdict::Disagreed,
+                    Some(out.to_string()),
+                    format!(
+                        "the kernel moved it, but the engine had [{:#x}, {:#x}) free to grow in place",
+                        grow.start, grow.end
+                    ),
+                );
+            }
+            if let Some((s, e)) = drift {
+                return (
+                    Verdict::Disagreed,
+                    Some(out.to_string()),
+                    format!(
+                        "the kernel found {r:#x} free, but the engine still had [{s:#x}, {e:#x}) mapped"
+                    ),
+                );
+            }
+            if out == Outcome::Value(r) {
+                return (
+                    Verdict::Adopted,
+                    Some(out.to_string()),
+                    format!("the engine moves it to {r:#x} (chosen by the kernel)"),
+                );
+            }
+            return (
+                Verdict::Disagreed,
+                Some(out.to_string()),
+                format!(
+                    "the engine could not take the recorded address: {}",
+                    self.explain(&out)
+                ),
+            );
+        }
+        // In place: the pages the mapping grew into were free.
+        if new_up > old_up && r == old {
+            self.clear_unknown(old.saturating_add(old_up), old.saturating_add(new_up));
+        }
+        let out = self.run(&op);
+        if out == Outcome::Value(r) {
+            self.known
+                .insert(old, old.saturating_add(old_up.max(new_up)));
+        }
+        self.checked(&out, rec)
+    }
+
+    fn brk(&mut self, addr: u64, rec: Rec) -> (Verdict, Option<String>, String) {
+        let Rec::Value(r) = rec else {
+            return (
+                Verdict::Unknown,
+                None,
+                "brk does not fail this way".to_string(),
+            );
+        };
+        let old = match self.brk {
+            Some(old) if addr == 0 && r != old => {
+                // The break moved without a traced brk (an exec the log does not show).
+                self.brk = Some(r);
+                return (
+                    Verdict::Adopted,
+                    None,
+                    format!(
+                        "the break moved from {old:#x} to {r:#x} outside the log (an untraced execve?); the engine follows it"
+                    ),
+                );
+            }
+            Some(old) => old,
+            None => {
+                self.brk = Some(r);
+                return (
+                    Verdict::Adopted,
+                    None,
+                    format!("the process's break is {r:#x}; the engine follows it"),
+                );
+            }
+        };
+        self.brk = Some(r);
+        if r != addr && r != old {
+            return (
+                Verdict::Adopted,
+                None,
+                format!(
+                    "the break is {r:#x} (the log did not show it move); the engine follows it"
+                ),
+            );
+        }
+        let (a, b) = (page_up(old), page_up(r));
+        if b > a {
+            let drift = self.known_mapped(a, b);
+            self.clear_unknown(a, b);
+            let op = Op::Mmap {
+                addr: a,
+                len: b - a,
+                prot: 3,
+                flags: (MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED).bits(),
+                fd: u64::MAX,
+                offset: 0,
+            };
+            if let Some((s, e)) = drift {
+                let out = self.run(&op);
+                return (
+                    Verdict::Disagreed,
+                    Some(out.to_string()),
+                    format!("the heap grew over [{s:#x}, {e:#x}), which the engine had mapped"),
+                );
+            }
+            self.adopt(
+                &op,
+                a,
+                format!("the heap grows: the engine maps [{a:#x}, {b:#x})"),
+            )
+        } else if b < a {
+            let out = self.run(&Op::Munmap {
+                addr: b,
+                len: a - b,
+            });
+            self.known.insert(b, a);
+            (
+                Verdict::Adopted,
+                Some(out.to_string()),
+                format!("the heap shrinks: the engine unmaps [{b:#x}, {a:#x})"),
+            )
+        } else {
+            let what = if addr == 0 || addr == r {
+                format!("the break stays at {r:#x}")
+            } else {
+                format!("the kernel refused to move the break to {addr:#x}")
+            };
+            (Verdict::Adopted, None, what)
+        }
+    }
+}
+
+fn unknown_range(s: u64, e: u64) -> (Verdict, Option<String>, String) {
+    (
+        Verdict::Unknown,
+        None,
+        format!("[{s:#x}, {e:#x}) includes memory the log never showed being mapped"),
+    )
+}
+
+fn rec_text(r: Rec) -> String {
+    match r {
+        Rec::Value(v) => Outcome::Value(v).to_string(),
+        Rec::Err(e) => Outcome::Error(e).to_string(),
+        Rec::Unknown => "?".to_string(),
+    }
+}
+
+/// The call and the result as the log wrote them, without strace's prefixes.
+fn split_source(source: &str, name: &str) -> (String, String) {
+    let start = source.find(&format!("{name}(")).unwrap_or(0);
+    let body = &source[start..];
+    match body.rfind(" = ") {
+        Some(i) => {
+            let mut result = body[i + 3..].trim();
+            // strace -T's duration.
+            if let Some(j) = result.rfind(" <")
+                && result.ends_with('>')
+                && result[j + 2..result.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+            {
+                result = result[..j].trim_end();
+            }
+            (body[..i].trim_end().to_string(), result.to_string())
+        }
+        None => (body.trim().to_string(), "?".to_string()),
+    }
+}
+
+/// The pid of a raw strace line (`1234 ...` or `[pid 1234] ...`).
+fn line_pid(line: &str) -> Option<u32> {
+    let t = line.trim_start();
+    if let Some(rest) = t.strip_prefix("[pid") {
+        let rest = rest.trim_start();
+        let end = rest.find(|c: char| !c.is_ascii_digit())?;
+        return rest[..end].parse().ok();
+    }
+    let end = t.find(|c: char| !c.is_ascii_digit())?;
+    if end == 0 || !t[end..].starts_with([' ', '\t', '<']) {
+        return None;
+    }
+    t[..end].parse().ok()
+}
+
+/// `= 0` at the end of a raw line (ignoring a `-T` duration).
+fn succeeded(line: &str) -> bool {
+    let t = line.trim_end();
+    let t = match t.rfind(" <") {
+        Some(i) if t.ends_with('>') && !t.ends_with("...>") => &t[..i],
+        _ => t,
+    };
+    t.trim_end().ends_with(" = 0")
+}
+
+/// Successful execve/execveat calls in the log: (line, pid).
+fn execs(log: &StraceLog, text: &str) -> Vec<(usize, Option<u32>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for s in &log.skipped {
+        if s.call_name != "execve" && s.call_name != "execveat" {
+            continue;
+        }
+        let Some(raw) = lines.get(s.line.wrapping_sub(1)) else {
+            continue;
+        };
+        let pid = line_pid(raw);
+        let ok = if raw.contains("<unfinished ...>") {
+            let resumed = format!("<... {} resumed>", s.call_name);
+            lines[s.line..]
+                .iter()
+                .find(|l| line_pid(l) == pid && l.contains(&resumed))
+                .is_some_and(|l| succeeded(l))
+        } else {
+            succeeded(raw)
+        };
+        if ok {
+            out.push((s.line, pid));
+        }
+    }
+    out
+}
+
+/// Replay the calls of one process of a parsed log. `text` is the log itself (to find
+/// `execve`s); `progress` is called with (calls done, calls in all).
+pub fn replay(
+    name: &str,
+    log: &StraceLog,
+    text: &str,
+    opts: &ReplayOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> (Vec<CallReport>, Summary) {
+    let stmts = &log.script.stmts;
+    let chosen: Vec<u32> = if opts.pids.is_empty() {
+        first_pid(log, text).into_iter().collect()
+    } else {
+        opts.pids.clone()
+    };
+    let first_pid = stmts.first().map(|s| s.pid);
+    let mine = |pid: Option<u32>| match pid {
+        Some(p) => chosen.contains(&p),
+        None => opts.pids.is_empty() && first_pid == Some(None),
+    };
+    let mut summary = Summary {
+        log: name.to_string(),
+        pids: chosen.clone(),
+        skipped: log.skipped.len(),
+        ..Summary::default()
+    };
+    for s in &log.skipped {
+        *summary
+            .skipped_by_call
+            .entry(s.call_name.clone())
+            .or_default() += 1;
+    }
+    let execs: Vec<usize> = execs(log, text)
+        .into_iter()
+        .filter(|(_, p)| mine(*p))
+        .map(|(l, _)| l)
+        .collect();
+    let total = stmts.iter().filter(|s| mine(s.pid)).count() as u64;
+    let mut next_exec = 0;
+    let mut started = false;
+    let mut r = Replayer::new();
+    let mut reports = Vec::new();
+    let env = Env::new();
+    for stmt in stmts {
+        if !mine(stmt.pid) {
+            if let Some(p) = stmt.pid {
+                *summary.other_pids.entry(p).or_default() += 1;
+            }
+            continue;
+        }
+        while next_exec < execs.len() && execs[next_exec] < stmt.line {
+            if started {
+                r.reset();
+                summary.execs += 1;
+            }
+            next_exec += 1;
+        }
+        started = true;
+        let name = stmt.call.name();
+        let (call, recorded) = split_source(&stmt.source, name);
+        let rec = match &stmt.expect {
+            Some(Expect::Value(e)) => e.const_value().map_or(Rec::Unknown, Rec::Value),
+            Some(Expect::Errno(e)) => Rec::Err(*e),
+            _ => Rec::Unknown,
+        };
+        let (verdict, engine, note) = match stmt.resolve(&env) {
+            Ok(Action::Op(op)) => r.call(&op, rec),
+            Ok(_) => (Verdict::Unknown, None, "not a call".to_string()),
+            Err(e) => (Verdict::Unknown, None, e.to_string()),
+        };
+        match verdict {
+            Verdict::Agreed => summary.agreed += 1,
+            Verdict::Adopted => summary.adopted += 1,
+            Verdict::Disagreed => summary.disagreed += 1,
+            Verdict::Unknown => summary.unknown += 1,
+        }
+        summary.calls += 1;
+        reports.push(CallReport {
+            line: stmt.line,
+            pid: stmt.pid,
+            call,
+            recorded,
+            engine,
+            verdict,
+            note,
+        });
+        progress(summary.calls as u64, total);
+    }
+    summary.stand_ins = r.stand_ins_made;
+    (reports, summary)
+}
+
+/// The process ids of a log's runnable calls, in order of first appearance (a call
+/// strace split in two counts from its first half).
+pub fn pids(log: &StraceLog) -> Vec<u32> {
+    let mut first: BTreeMap<u32, usize> = BTreeMap::new();
+    for s in &log.script.stmts {
+        if let Some(p) = s.pid {
+            let l = first.entry(p).or_insert(s.line);
+            *l = (*l).min(s.line);
+        }
+    }
+    let mut out: Vec<(usize, u32)> = first.into_iter().map(|(p, l)| (l, p)).collect();
+    out.sort_unstable();
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The process `strace -f` started: the pid of the log's first line, if it has runnable
+/// calls; else the first process with runnable calls.
+fn first_pid(log: &StraceLog, text: &str) -> Option<u32> {
+    let all = pids(log);
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(line_pid)
+        .filter(|p| all.contains(p))
+        .or_else(|| all.first().copied())
+}
+
+/// The sum of several processes' summaries.
+pub fn total(log: &str, parts: &[Summary]) -> Summary {
+    let mut t = Summary {
+        log: log.to_string(),
+        ..Summary::default()
+    };
+    for s in parts {
+        t.pids.extend(&s.pids);
+        t.calls += s.calls;
+        t.agreed += s.agreed;
+        t.adopted += s.adopted;
+        t.disagreed += s.disagreed;
+        t.unknown += s.unknown;
+        t.execs += s.execs;
+        t.stand_ins += s.stand_ins;
+    }
+    if let Some(s) = parts.first() {
+        t.skipped = s.skipped;
+        t.skipped_by_call = s.skipped_by_call.clone();
+    }
+    t
+}
+
+/// `vmspace replay LOG [--pid N,...] [--all] [--verbose] [--json] [--strict]`.
+///
+/// # Errors
+/// A log that cannot be read or does not parse (exit status 2).
+pub fn cmd(
+    path: &std::path::Path,
+    opts: &ReplayOptions,
+    all: bool,
+    verbose: bool,
+    json: bool,
+    strict: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    use anyhow::Context as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.display().to_string();
+    let log = vmspace_script::parse_strace_log(&name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runs: Vec<ReplayOptions> = if all && !pids(&log).is_empty() {
+        pids(&log)
+            .into_iter()
+            .map(|p| ReplayOptions { pids: vec![p] })
+            .collect()
+    } else {
+        vec![opts.clone()]
+    };
+    let start = std::time::Instant::now();
+    let mut bar: Option<crate::term::Progress> = None;
+    let color = !json && crate::term::color_stdout();
+    let mut summaries = Vec::new();
+    for run in &runs {
+        let (reports, summary) = replay(&name, &log, &text, run, |done, total| {
+            if start.elapsed().as_secs() >= 1 {
+                bar.get_or_insert_with(|| crate::term::Progress::new(total))
+                    .update(done, "");
+            }
+        });
+        if let Some(b) = bar.take() {
+            b.finish();
+        }
+        for r in &reports {
+            if !(verbose || r.verdict == Verdict::Disagreed) {
+                continue;
+            }
+            if json {
+                println!("{}", r.to_json());
+            } else {
+                let code = match r.verdict {
+                    Verdict::Agreed => "32",
+                    Verdict::Adopted => "36",
+                    Verdict::Disagreed => "31",
+                    Verdict::Unknown => "33",
+                };
+                println!("{}", crate::term::paint(color, code, &r.line_text()));
+            }
+        }
+        if json {
+            println!("{}", summary.to_json());
+        } else {
+            if !all && !summary.other_pids.is_empty() {
+                let others: Vec<String> = summary
+                    .other_pids
+                    .iter()
+                    .map(|(p, n)| format!("{p} ({n})"))
+                    .collect();
+                println!(
+                    "other processes in the log (replay them with --pid or --all): {}",
+                    others.join(", ")
+                );
+            }
+            if summary.execs > 0 {
+                println!(
+                    "execve: {} after the first call (each started a new address space)",
+                    summary.execs
+                );
+            }
+            println!("{}", summary.line());
+        }
+        summaries.push(summary);
+    }
+    let t = total(&name, &summaries);
+    if runs.len() > 1 {
+        if json {
+            let mut v = t.to_json();
+            v["processes"] = runs.len().into();
+            println!("{v}");
+        } else {
+            println!(
+                "{}: {} processes, {} calls: {} agreed, {} adopted, {} disagreed, {} unknown",
+                name,
+                runs.len(),
+                t.calls,
+                t.agreed,
+                t.adopted,
+                t.disagreed,
+                t.unknown
+            );
+        }
+    }
+    if strict && t.disagreed > 0 {
+        return Ok(std::process::ExitCode::from(1));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Vec<CallReport>, Summary) {
+        let log = vmspace_script::parse_strace_log("t.log", text).expect("parses");
+        replay("t.log", &log, text, &ReplayOptions::default(), |_, _| {})
+    }
+
+    #[test]
+    fn the_first_process_is_the_one_on_the_first_line() {
+        let (reps, s) = run("\
+[pid  101] 10:00:00.000001 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0 <unfinished ...>
+[pid  102] 10:00:00.000002 brk(NULL) = 0x55d000000000
+[pid  101] 10:00:00.000003 <... mmap resumed>) = 0x7f0000200000 <0.000010>
+[pid  101] 10:00:00.000004 mprotect(0x7f0000200000, 4096, PROT_NONE) = 0 <0.000003>
+");
+        assert_eq!(s.pids, vec![101]);
+        assert_eq!(s.other_pids.get(&102), Some(&1));
+        assert_eq!(reps[0].line, 1);
+        assert_eq!(
+            reps[0].call,
+            "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"
+        );
+        assert_eq!(reps[0].recorded, "0x7f0000200000");
+        assert_eq!(reps[1].verdict, Verdict::Agreed);
+    }
+
+    #[test]
+    fn enomem_from_unknown_limits_is_unknown_and_undone() {
+        let (reps, s) = run("\
+9 mmap(NULL, 2097152, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB|MAP_NORESERVE, -1, 0) = 0x7f0000200000
+9 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -1 ENOMEM (Cannot allocate memory)
+9 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000400000
+9 mremap(0x7f0000400000, 8192, 1048576, MREMAP_MAYMOVE) = -1 ENOMEM (Cannot allocate memory)
+9 mprotect(0x7f0000400000, 8192, PROT_READ) = 0
+9 munmap(0x7f0000400000, 8192) = 0
+9 mprotect(0x7f0000400000, 4096, PROT_READ) = -1 ENOMEM (Cannot allocate memory)
+");
+        let v: Vec<Verdict> = reps.iter().map(|r| r.verdict).collect();
+        assert_eq!(
+            v,
+            [
+                Verdict::Unknown,
+                Verdict::Unknown,
+                Verdict::Adopted,
+                Verdict::Unknown,
+                Verdict::Agreed,
+                Verdict::Agreed,
+                Verdict::Agreed
+            ],
+            "{reps:#?}"
+        );
+        assert!(reps[0].note.contains("hugetlb"), "{}", reps[0].note);
+        assert_eq!(s.disagreed, 0);
+    }
+
+    #[test]
+    fn ranges_merge_and_gaps() {
+        let mut r = Ranges::default();
+        r.insert(0x1000, 0x3000);
+        r.insert(0x5000, 0x6000);
+        r.insert(0x3000, 0x4000);
+        assert_eq!(
+            r.gaps(0, 0x7000),
+            vec![(0, 0x1000), (0x4000, 0x5000), (0x6000, 0x7000)]
+        );
+        assert!(r.covers(0x1000, 0x4000));
+        assert!(!r.covers(0x1000, 0x5000));
+        assert!(r.intersects(0x3800, 0x9000));
+        assert!(!r.intersects(0x4000, 0x5000));
+    }
+
+    #[test]
+    fn adopts_kernel_choices_and_checks_the_rest() {
+        let (reps, s) = run("\
+100 mmap(NULL, 16384, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000100000
+100 mremap(0x7f0000100000, 16384, 65536, MREMAP_MAYMOVE) = 0x7f0000200000
+100 mprotect(0x7f0000100000, 4096, PROT_READ) = -1 ENOMEM (Cannot allocate memory)
+100 munmap(0x7f0000200000, 4096) = 0
+100 mprotect(0x7f0000200000, 4096, PROT_READ) = -1 ENOMEM (Cannot allocate memory)
+100 mprotect(0x555555554000, 4096, PROT_READ) = 0
+100 brk(NULL) = 0x560000000000
+100 brk(0x560000021000) = 0x560000021000
+100 madvise(0x560000000000, 8192, MADV_DONTNEED) = 0
+");
+        let verdicts: Vec<&str> = reps.iter().map(|r| r.verdict.name()).collect();
+        assert_eq!(
+            verdicts,
+            [
+                "adopted", "adopted", "agreed", "agreed", "agreed", "unknown", "adopted",
+                "adopted", "agreed"
+            ],
+            "{reps:#?}"
+        );
+        assert_eq!(
+            (s.calls, s.agreed, s.adopted, s.disagreed, s.unknown),
+            (9, 4, 4, 0, 1)
+        );
+        assert_eq!(s.pids, vec![100]);
+    }
+
+    #[test]
+    fn reports_disagreements() {
+        let (reps, s) = run("\
+mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000100000
+mprotect(0x7f0000100000, 8192, PROT_READ) = -1 EACCES (Permission denied)
+");
+        assert_eq!(s.disagreed, 1);
+        assert!(reps[1].note.contains("engine: 0"), "{}", reps[1].note);
+        assert!(s.pids.is_empty());
+    }
+
+    #[test]
+    fn file_mappings_stand_in_as_memfds() {
+        let (reps, s) = run("\
+7 mmap(NULL, 20000, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3, 0) = 0x7f0000100000
+7 mmap(0x7f0000101000, 8192, PROT_READ|PROT_EXEC, MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x1000) = 0x7f0000101000
+7 mprotect(0x7f0000103000, 4096, PROT_NONE) = 0
+");
+        assert_eq!((s.adopted, s.agreed), (1, 2), "{reps:#?}");
+        assert_eq!(s.stand_ins, 1);
+    }
+
+    #[test]
+    fn other_pids_and_execve() {
+        let text = "\
+5 execve(\"/bin/x\", [\"x\"], 0x7ffc /* 3 vars */) = 0
+5 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000100000
+6 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000200000
+5 execve(\"/bin/y\", [\"y\"], 0x7ffc /* 3 vars */) = 0
+5 mprotect(0x7f0000100000, 4096, PROT_READ) = 0
+";
+        let (reps, s) = run(text);
+        assert_eq!(s.execs, 1);
+        assert_eq!(s.other_pids.get(&6), Some(&1));
+        // After the exec the range is unknown again.
+        assert_eq!(reps[0].verdict, Verdict::Adopted);
+        assert_eq!(reps[1].verdict, Verdict::Unknown);
+        assert_eq!(line_pid("[pid  42] mmap("), Some(42));
+        assert_eq!(line_pid("0x7f mmap("), None);
+    }
+}
