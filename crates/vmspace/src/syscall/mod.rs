@@ -48,30 +48,15 @@ impl Mm {
             Op::Munlock { addr, len } => self.munlock(addr, len),
             Op::Mlockall { flags } => self.mlockall(flags),
             Op::Munlockall => self.munlockall(),
-            Op::Madvise { addr, len, advice } => match self.madvise(addr, len, advice) {
-                Err(e) if e.errno.raw() == 0 => {
-                    return Outcome::Unsupported(String::from(e.reason));
-                }
-                r => r,
-            },
+            Op::Madvise { addr, len, advice } => self.madvise(addr, len, advice),
             Op::Brk { addr } => Ok(self.brk(addr)),
-            Op::MemfdCreate { ref name, flags } => match self.memfd_create(name, flags) {
-                Err(e) if e.errno.raw() == 0 => {
-                    return Outcome::Unsupported(String::from(e.reason));
-                }
-                r => r,
-            },
+            Op::MemfdCreate { ref name, flags } => self.memfd_create(name, flags),
             Op::Ftruncate { fd, length } => self.ftruncate(fd, length),
             Op::Pwrite64 {
                 fd,
                 ref data,
                 offset,
-            } => match self.pwrite64(fd, data, offset) {
-                Err(e) if e.errno.raw() == 0 => {
-                    return Outcome::Unsupported(String::from(e.reason));
-                }
-                r => r,
-            },
+            } => self.pwrite64(fd, data, offset),
             Op::Close { fd } => self.close(fd),
             Op::Setrlimit { resource, cur, max } => self.setrlimit(resource, cur, max),
             Op::Setuid { uid } => self.setuid(uid),
@@ -103,6 +88,10 @@ impl Mm {
         };
         match r {
             Ok(v) => Outcome::Value(v),
+            // Any call may meet a case the model does not cover (see `unsupported`).
+            Err(e) if e.errno == crate::Errno::UNSUPPORTED => {
+                Outcome::Unsupported(String::from(e.reason))
+            }
             Err(e) => {
                 self.last_reason = e.reason;
                 Outcome::Error(e.errno)

@@ -445,3 +445,28 @@ fn overcommit_mode_0_refuses_only_single_huge_requests() {
         Outcome::Error(Errno::ENOMEM)
     );
 }
+
+#[test]
+fn hugetlb_is_enomem_or_reported_as_not_modelled() {
+    // Spec §4 (live, this machine has no huge pages reserved): MAP_HUGETLB fails with
+    // ENOMEM at reservation time; with MAP_NORESERVE the kernel would map it, which
+    // the engine does not model, and it says so instead of inventing an errno.
+    const MAP_HUGETLB: u64 = 0x4_0000;
+    let mut t = T::new();
+    let m = |flags| Op::Mmap {
+        addr: 0,
+        len: 2 << 20,
+        prot: PROT_RW,
+        flags,
+        fd: u64::MAX,
+        offset: 0,
+    };
+    assert_eq!(
+        t.err(m(MAP_PRIVATE | MAP_ANON | MAP_HUGETLB)),
+        Errno::ENOMEM
+    );
+    match t.op(m(MAP_PRIVATE | MAP_ANON | MAP_HUGETLB | MAP_NORESERVE)) {
+        Outcome::Unsupported(why) => assert!(why.contains("hugetlb"), "{why}"),
+        o => panic!("expected Unsupported, got {o:?}"),
+    }
+}
