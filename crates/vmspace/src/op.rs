@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::Errno;
+use crate::flags::MremapFlags;
 
 /// One operation, as a user-space program would issue it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -220,8 +221,16 @@ impl Op {
                 old_len,
                 new_len,
                 new_addr,
-                ..
-            } => alloc::vec![r(old_addr, old_len.max(new_len)), r(new_addr, new_len)],
+                flags,
+            } => {
+                let mut v = alloc::vec![r(old_addr, old_len.max(new_len))];
+                // new_addr means something only with MREMAP_FIXED (the place) or
+                // MREMAP_DONTUNMAP (a hint); otherwise the kernel ignores it.
+                if flags & (MremapFlags::FIXED.bits() | MremapFlags::DONTUNMAP.bits()) != 0 {
+                    v.push(r(new_addr, new_len));
+                }
+                v
+            }
             _ => Vec::new(),
         }
     }

@@ -681,3 +681,23 @@ fn growth_ignores_the_stack_guard_gap() {
     let x = t.anon_at(gd - 18 * P, P, PROT_RW);
     assert_eq!(v(t.mremap(x, P, 18 * P, 0, 0)), x);
 }
+
+#[test]
+fn touched_ranges_name_new_addr_only_when_the_kernel_reads_it() {
+    let m = |flags| Op::Mremap {
+        old_addr: W,
+        old_len: 2 * P,
+        new_len: 4 * P,
+        flags,
+        new_addr: W + 100 * P,
+    };
+    assert_eq!(m(MAYMOVE).touched_ranges(), vec![(W, W + 4 * P)]);
+    assert_eq!(
+        m(MAYMOVE | FIXED).touched_ranges(),
+        vec![(W, W + 4 * P), (W + 100 * P, W + 104 * P)]
+    );
+    assert_eq!(
+        m(MAYMOVE | DONTUNMAP).touched_ranges(),
+        vec![(W, W + 4 * P), (W + 100 * P, W + 104 * P)]
+    );
+}
