@@ -127,12 +127,13 @@ pub fn maps_diff(engine: &str, kernel: &str) -> String {
             let _ = writeln!(out, "  {}", e[i]);
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", k[j]);
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as diff prints them.
             let _ = writeln!(out, "- {}", e[i]);
             i += 1;
+        } else {
+            let _ = writeln!(out, "+ {}", k[j]);
+            j += 1;
         }
     }
     out

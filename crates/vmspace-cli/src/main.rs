@@ -149,6 +149,7 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "__agent") {
         vmspace_linux::agent_main();
     }
+    vmspace_linux::die_on_sigpipe();
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run {
@@ -227,7 +228,17 @@ fn main() -> ExitCode {
     match r {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("vmspace: error: {e:#}");
+            let msg = format!("{e:#}");
+            // Parse errors already say `FILE:LINE:COL: error: ...` with the line and a
+            // caret; everything else gets the program's name.
+            if msg
+                .split_once(": error: ")
+                .is_some_and(|(at, _)| !at.contains(' '))
+            {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("vmspace: error: {msg}");
+            }
             ExitCode::from(2)
         }
     }

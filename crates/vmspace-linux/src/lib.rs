@@ -32,3 +32,10 @@ mod sys;
 pub use agent::agent_main;
 pub use error::LiveError;
 pub use live::{AgentCommand, LiveBackend};
+
+/// Let SIGPIPE end the process quietly, as it does for C programs: a command-line tool
+/// whose output is piped into `head` then stops instead of failing on the write (the
+/// Rust runtime ignores SIGPIPE by default).
+pub fn die_on_sigpipe() {
+    sys::default_signal(libc::SIGPIPE);
+}

@@ -224,6 +224,12 @@ pub(crate) fn ignore_signal(sig: libc::c_int) {
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
+/// Give `sig` its default disposition.
+pub(crate) fn default_signal(sig: libc::c_int) {
+    // SAFETY: setting a signal's disposition to SIG_DFL has no memory-safety effect.
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
+}
+
 /// The calling process's personality word.
 pub(crate) fn personality() -> io::Result<u32> {
     // SAFETY: personality(0xffffffff) only queries.
