@@ -300,6 +300,6 @@ mod tests {
     #[test]
     fn maps_diff_marks_both_sides() {
         let d = maps_diff("a\nb\nc\n", "a\nx\nc\n");
-        assert_eq!(d, "  a\n+ x\n- b\n  c\n");
+        assert_eq!(d, "  a\n- b\n+ x\n  c\n");
     }
 }
