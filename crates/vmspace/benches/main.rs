@@ -106,6 +106,41 @@ fn lookups(c: &mut Criterion) {
             black_box(r)
         })
     });
+    // The same search when every gap above is plugged: mmap_base sits at the top of
+    // the 10,000 VMAs, so the new mapping lands below all of them (the worst case for
+    // a search that walks VMAs; the gap index makes it one descent).
+    let mut below = Mm::new(Config {
+        mmap_base: 0x1000_0000_0000 + 10_000 * P,
+        ..Config::default()
+    });
+    for i in 0..10_000 {
+        below.apply(&anon_fixed(
+            0x1000_0000_0000 + i * P,
+            P,
+            if i % 2 == 0 { 1 } else { 3 },
+        ));
+    }
+    g.bench_function(
+        "unhinted mmap + munmap below all of them (gap search)",
+        |b| {
+            b.iter(|| {
+                let r = below.apply(&Op::Mmap {
+                    addr: 0,
+                    len: P,
+                    prot: 3,
+                    flags: 0x22,
+                    fd: u64::MAX,
+                    offset: 0,
+                });
+                assert_eq!(r, vmspace::Outcome::Value(0x1000_0000_0000 - P));
+                below.apply(&Op::Munmap {
+                    addr: 0x1000_0000_0000 - P,
+                    len: P,
+                });
+                black_box(r)
+            })
+        },
+    );
     g.bench_function("mprotect split and re-merge", |b| {
         b.iter(|| {
             i = (i + 7919) % 10_000;

@@ -184,23 +184,26 @@ impl Mm {
     }
 
     /// The highest free range inside `[low, high)` that can hold `length` bytes,
-    /// returned as (start, end) clipped to `[low, high)`.
+    /// returned as (start, end) clipped to `[low, high)`. `O(log n)`: the gap index
+    /// finds the highest VMA below `high` with a large enough gap beneath it.
     fn highest_gap(&self, low: u64, high: u64, length: u64) -> Option<(u64, u64)> {
         if high <= low || high - low < length {
             return None;
         }
-        let mut gap_end = high;
-        for (_, v) in self.vmas.range(..high).rev() {
-            let gs = v.end.max(low);
-            if gap_end > gs && gap_end - gs >= length {
-                return Some((gs, gap_end));
-            }
-            gap_end = gap_end.min(v.start);
-            if gap_end <= low || gap_end - low < length {
-                return None;
-            }
+        // The free range that reaches up to `high`: above the last VMA starting
+        // below it.
+        let Some((&top, v)) = self.vmas.range(..high).next_back() else {
+            return Some((low, high));
+        };
+        let gs = v.end.max(low);
+        if high > gs && high - gs >= length {
+            return Some((gs, high));
         }
-        (gap_end - low >= length).then_some((low, gap_end))
+        // Then the gaps below VMAs, highest first. A gap that only fits unclipped
+        // but not above `low` means nothing lower fits either.
+        let (key, gap) = self.gaps.highest_fit(top, length)?;
+        let gs = (key - gap).max(low);
+        (key > gs && key - gs >= length).then_some((gs, key))
     }
 
     /// `unmapped_area_topdown`.

@@ -3,6 +3,7 @@
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::Mm;
 use crate::addr::{PAGE_SIZE, pages};
@@ -67,6 +68,19 @@ impl Mm {
                     return Err(format!("VMA {:#x} refers to a dead object", v.start));
                 }
             }
+        }
+        // The gap index holds exactly the gap below every VMA.
+        let mut want = Vec::with_capacity(self.vmas.len());
+        let mut below = 0;
+        for v in self.vmas.values() {
+            want.push((v.start, v.start - below));
+            below = v.end;
+        }
+        if self.gaps.entries() != want {
+            return Err(String::from("the gap index disagrees with the VMAs"));
+        }
+        if !self.gaps.maxima_consistent() {
+            return Err(String::from("the gap index's subtree maxima are stale"));
         }
         let counters = [
             ("total_vm", self.total_vm, total),

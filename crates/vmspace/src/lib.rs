@@ -22,6 +22,7 @@ pub mod error;
 mod fault;
 pub mod flags;
 pub mod frame;
+mod gaps;
 mod invariants;
 mod layout;
 pub mod maps;

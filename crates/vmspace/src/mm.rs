@@ -53,6 +53,8 @@ pub struct Mm {
     pub(crate) cfg: Config,
     /// VMAs keyed by start address.
     pub(crate) vmas: BTreeMap<u64, Vma>,
+    /// The free gap below each VMA, indexed for the address search.
+    pub(crate) gaps: crate::gaps::GapIndex,
     pub(crate) pt: PageTable,
     pub(crate) frames: Frames,
     pub(crate) objects: BTreeMap<ObjId, Object>,
@@ -107,6 +109,7 @@ impl Mm {
         Self {
             cfg,
             vmas: BTreeMap::new(),
+            gaps: crate::gaps::GapIndex::new(),
             pt: PageTable::new(),
             frames: Frames::new(store),
             objects: BTreeMap::new(),
@@ -267,13 +270,41 @@ impl Mm {
     pub(crate) fn insert_vma(&mut self, vma: Vma) {
         self.stat_account(vma.vm_flags, vma.pages() as i64);
         self.obj_ref(vma.backing, 1);
-        let prev = self.vmas.insert(vma.start, vma);
+        let start = vma.start;
+        let prev = self.vmas.insert(start, vma);
         debug_assert!(prev.is_none());
+        self.gap_refresh(start);
+        self.gap_refresh_after(start);
+    }
+
+    /// Recompute the gap below the VMA starting at `key` (if there is one).
+    fn gap_refresh(&mut self, key: u64) {
+        if self.vmas.contains_key(&key) {
+            let prev_end = self.vmas.range(..key).next_back().map_or(0, |(_, v)| v.end);
+            self.gaps.set(key, key - prev_end);
+        }
+    }
+
+    /// Recompute the gap below the first VMA starting above `addr`.
+    fn gap_refresh_after(&mut self, addr: u64) {
+        let next = self
+            .vmas
+            .range((
+                core::ops::Bound::Excluded(addr),
+                core::ops::Bound::Unbounded,
+            ))
+            .next()
+            .map(|(&k, _)| k);
+        if let Some(k) = next {
+            self.gap_refresh(k);
+        }
     }
 
     /// Remove a VMA (the page table is not touched) and unaccount it.
     pub(crate) fn remove_vma(&mut self, key: u64) -> Vma {
         let vma = self.vmas.remove(&key).expect("removing an existing VMA");
+        self.gaps.remove(key);
+        self.gap_refresh_after(key);
         self.stat_account(vma.vm_flags, -(vma.pages() as i64));
         self.obj_ref(vma.backing, -1);
         self.maybe_free_object(vma.backing);
@@ -288,6 +319,12 @@ impl Mm {
         self.stat_account(vma.vm_flags, vma.pages() as i64);
         let k = vma.start;
         self.vmas.insert(k, vma);
+        if k != key {
+            self.gaps.remove(key);
+        }
+        self.gap_refresh(k);
+        self.gap_refresh_after(k);
+        self.gap_refresh_after(key);
         k
     }
 
@@ -348,6 +385,7 @@ impl Mm {
         self.generation = self.generation.wrapping_add(1);
         self.obj_ref(upper.backing, 1);
         self.vmas.insert(at, upper);
+        self.gap_refresh(at);
         Ok(at)
     }
 
