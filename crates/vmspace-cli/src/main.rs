@@ -117,7 +117,7 @@ enum Cmd {
     },
     /// Replay an strace log on the engine and compare the results the kernel recorded.
     #[command(
-        after_help = "Example:\n  strace -f -e trace=mmap,munmap,mremap,mprotect,madvise,brk,execve -o py.log python3 -c 'import json'\n  vmspace replay py.log\n\nThe process's starting layout is unknown, so addresses the kernel chose (mmap without MAP_FIXED, mremap that moved, brk) are adopted: the engine takes the recorded address and says so. Calls on memory the log never showed being mapped are counted as unknown; everything else is checked. Files the process maps stand in as engine memfds. Disagreements are reported, not fatal: the exit status is 0 unless the log cannot be read or parsed (2), or --strict is given and a call disagreed (1)."
+        after_help = "Example:\n  strace -f -e trace=mmap,munmap,mremap,mprotect,madvise,brk,execve -o py.log python3 -c 'import json'\n  vmspace replay py.log\n\nThe process's starting layout is unknown, so addresses the kernel chose (mmap without MAP_FIXED, mremap that moved, the first brk) are adopted: the engine takes the recorded address and says so; later brk calls run on a break started there and are checked. Calls on memory the log never showed being mapped are counted as unknown; everything else is checked. Files the process maps stand in as engine memfds. Disagreements are reported, not fatal: the exit status is 0 unless the log cannot be read or parsed (2), or --strict is given and a call disagreed (1)."
     )]
     Replay {
         /// The strace log (`strace -f -o FILE ...`; timestamps and -T durations are fine).

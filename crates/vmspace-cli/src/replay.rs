@@ -6,10 +6,16 @@
 //! randomisation), so the replay separates what can be checked from what cannot:
 //!
 //! - **adopted**: calls that let the kernel choose an address (`mmap` without
-//!   `MAP_FIXED`, `mremap` that moved with `MREMAP_MAYMOVE`, `brk`). The engine's own
-//!   choice would be meaningless, so it takes the recorded address instead: it re-runs
-//!   the call with `MAP_FIXED` / `MREMAP_FIXED` at that address (or, for `brk`, maps
-//!   the recorded heap range) and says so.
+//!   `MAP_FIXED`, `mremap` that moved with `MREMAP_MAYMOVE`, the first `brk`). The
+//!   engine's own choice would be meaningless, so it takes the recorded address
+//!   instead: it re-runs the call with `MAP_FIXED` / `MREMAP_FIXED` at that address
+//!   and says so. The first `brk` of a process (and the first after an `execve`) shows
+//!   where `execve` placed the break; the engine starts its own break there
+//!   (`Mm::set_brk_base`), and every later `brk` is run and checked. Where that cannot
+//!   be done (an unaligned break, a first `brk` that already moved it, a break that
+//!   jumped outside the log, a disagreement the engine cannot undo) the engine follows
+//!   the recorded break instead, mapping and unmapping the heap range, and the calls
+//!   are adopted.
 //! - **agreed** / **disagreed**: every other call on memory the replay knows about is
 //!   run as it was made, and the engine's result is compared with the log's.
 //! - **unknown**: calls on ranges the log never showed being mapped or unmapped (the
@@ -28,8 +34,6 @@ use std::fmt::Write as _;
 
 use vmspace::{Errno, MapFlags, Mm, MremapFlags, Op, Outcome};
 use vmspace_script::{Action, Env, Expect, StraceLog};
-
-use crate::tour::default_engine;
 
 const PAGE: u64 = 4096;
 
@@ -265,6 +269,39 @@ enum Rec {
     Unknown,
 }
 
+/// How the engine's program break relates to the process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Brk {
+    /// No brk call yet (since the start or the last `execve`).
+    Unseen,
+    /// The engine's break is the process's (started with `Mm::set_brk_base` at the
+    /// first brk's result): brk calls are run and their results compared.
+    Engine,
+    /// The engine's break cannot follow the process's (the break was not page aligned,
+    /// the first brk already moved it, or a disagreement the engine could not undo):
+    /// the process's break as last recorded; the engine maps and unmaps the heap range
+    /// the log shows, and the calls are adopted.
+    Followed(u64),
+}
+
+/// The built-in layout as `execve` leaves it: its heap dropped and the break back at
+/// its start, so that the first brk of the log can place the break
+/// (`Mm::set_brk_base`).
+fn engine() -> Mm {
+    let mut seed = crate::default_seed();
+    seed.vmas
+        .retain(|v| v.line.name.as_deref() != Some("[heap]"));
+    seed.brk = seed.start_brk;
+    Mm::from_seed(
+        &seed,
+        vmspace::Config {
+            mmap_base: seed.mmap_base,
+            ..vmspace::Config::default()
+        },
+    )
+    .expect("the built-in layout is valid")
+}
+
 struct Replayer {
     mm: Mm,
     /// Ranges whose state (mapped or not) the engine knows from the log.
@@ -273,19 +310,19 @@ struct Replayer {
     fds: HashMap<u64, u64>,
     /// Engine fds that stand in for files, with their current size.
     stand_ins: HashMap<u64, u64>,
-    /// The process's break, once the log showed it.
-    brk: Option<u64>,
+    /// How the engine's break relates to the process's.
+    brk: Brk,
     stand_ins_made: usize,
 }
 
 impl Replayer {
     fn new() -> Self {
         Replayer {
-            mm: default_engine(),
+            mm: engine(),
             known: Ranges::default(),
             fds: HashMap::new(),
             stand_ins: HashMap::new(),
-            brk: None,
+            brk: Brk::Unseen,
             stand_ins_made: 0,
         }
     }
@@ -780,29 +817,159 @@ impl Replayer {
                 "brk does not fail this way".to_string(),
             );
         };
-        let old = match self.brk {
-            Some(old) if addr == 0 && r != old => {
-                // The break moved without a traced brk (an exec the log does not show).
-                self.brk = Some(r);
-                return (
+        match self.brk {
+            Brk::Unseen => self.brk_first(addr, r),
+            Brk::Engine => self.brk_checked(addr, r),
+            Brk::Followed(old) => self.brk_followed(old, addr, r),
+        }
+    }
+
+    /// The first brk of the process: the kernel placed the break at exec time
+    /// (`arch_randomize_brk`), so the engine's break starts where the log shows it.
+    fn brk_first(&mut self, addr: u64, r: u64) -> (Verdict, Option<String>, String) {
+        if addr != 0 && r == addr {
+            self.brk = Brk::Followed(r);
+            return (
+                Verdict::Adopted,
+                None,
+                format!(
+                    "the first brk the log shows already moved the break, so where the heap starts is unknown; the engine follows the break ({r:#x}) without checking"
+                ),
+            );
+        }
+        self.brk_base(r, format!("the process's break starts at {r:#x}"))
+    }
+
+    /// Start the engine's break at `r` (the process's break, placed by the kernel);
+    /// if it cannot, follow the process's break from now on.
+    fn brk_base(&mut self, r: u64, what: String) -> (Verdict, Option<String>, String) {
+        if !r.is_multiple_of(PAGE) {
+            self.brk = Brk::Followed(r);
+            return (
+                Verdict::Adopted,
+                None,
+                format!(
+                    "{what}, which is not page aligned (the kernel's start of the heap is), so the engine cannot start its break there; it follows the break without checking"
+                ),
+            );
+        }
+        match self.mm.set_brk_base(r) {
+            Ok(()) => {
+                self.brk = Brk::Engine;
+                (
+                    Verdict::Adopted,
+                    Some(Outcome::Value(r).to_string()),
+                    format!(
+                        "{what}; the engine starts its break there and checks the brk calls that follow"
+                    ),
+                )
+            }
+            Err(e) => {
+                self.brk = Brk::Followed(r);
+                (
                     Verdict::Adopted,
                     None,
                     format!(
-                        "the break moved from {old:#x} to {r:#x} outside the log (an untraced execve?); the engine follows it"
+                        "{what}; the engine cannot start its break there ({e}), so it follows the break without checking"
                     ),
-                );
+                )
             }
-            Some(old) => old,
-            None => {
-                self.brk = Some(r);
-                return (
-                    Verdict::Adopted,
-                    None,
-                    format!("the process's break is {r:#x}; the engine follows it"),
-                );
-            }
+        }
+    }
+
+    /// A brk once the engine's break is the process's: run it and compare.
+    fn brk_checked(&mut self, addr: u64, r: u64) -> (Verdict, Option<String>, String) {
+        let cur = self.mm.brk_value();
+        if r != addr && r != cur {
+            // The kernel neither moved the break to `addr` nor left it where the
+            // engine has it: it moved without a traced brk (an exec the log does not
+            // show).
+            return self.brk_base(
+                r,
+                format!(
+                    "the break moved from {cur:#x} to {r:#x} outside the log (an untraced execve?)"
+                ),
+            );
+        }
+        let (a, b) = (page_up(cur), page_up(addr));
+        if r == addr && b > a {
+            // The kernel found [a, b) free, and the page above it.
+            self.clear_unknown(a, b.saturating_add(PAGE));
+        }
+        let out = self.run(&Op::Brk { addr });
+        let e = match out {
+            Outcome::Value(e) => e,
+            _ => return self.checked(&out, Rec::Value(r)),
         };
-        self.brk = Some(r);
+        if e == r {
+            if r == addr && b < a {
+                // The heap shrank: [b, a) is free now.
+                self.known.insert(b, a);
+            }
+            return (Verdict::Agreed, Some(out.to_string()), String::new());
+        }
+        // They differ. What lies in the range the growth needed, before the engine
+        // puts its break back on the process's (if brk can).
+        let grow_to = b.saturating_add(PAGE);
+        let in_way = self
+            .mm
+            .vmas()
+            .find(|v| v.start < grow_to && v.end > a)
+            .map(|v| (v.start, v.end));
+        let synced = self.mm.brk(r) == r;
+        if r == cur && e > cur && !self.known.covers(a, grow_to) {
+            // The kernel refused to grow where the engine could: memory the log never
+            // showed may be in the way.
+            return (
+                Verdict::Unknown,
+                Some(out.to_string()),
+                format!(
+                    "the kernel refused to grow the heap to {addr:#x} and the engine did not, but [{a:#x}, {grow_to:#x}) includes memory the log never showed being mapped; the engine's change was undone"
+                ),
+            );
+        }
+        let why = if r == cur && e > cur {
+            format!(
+                "the kernel refused to grow the heap to {addr:#x}, the engine grew it: [{a:#x}, {grow_to:#x}) is free in the memory the log showed (unless a limit the log does not show, such as RLIMIT_DATA, refused it)"
+            )
+        } else if r == cur {
+            format!("the kernel refused to move the break to {addr:#x}, the engine moved it")
+        } else if let (true, Some((s, e))) = (r > cur, in_way) {
+            format!(
+                "the kernel grew the heap to {r:#x}, the engine refused: it has [{s:#x}, {e:#x}) mapped where the heap and the free page above it would go"
+            )
+        } else {
+            format!("the kernel moved the break to {r:#x}, the engine refused")
+        };
+        let mut note = format!("engine: {}, log: {}: {why}", out, rec_text(Rec::Value(r)));
+        if synced {
+            let _ = write!(note, "; the engine's break was put back at {r:#x}");
+        } else {
+            // The engine cannot follow with brk: from here on it maps and unmaps the
+            // heap range as the log shows the break move.
+            self.brk = Brk::Followed(cur);
+            let _ = self.brk_followed(cur, addr, r);
+            let _ = write!(
+                note,
+                "; the engine follows the process's break from here on without checking"
+            );
+        }
+        (Verdict::Disagreed, Some(out.to_string()), note)
+    }
+
+    /// A brk while the engine cannot run brk calls as the process made them: the
+    /// engine maps (or unmaps) the heap range the log shows.
+    fn brk_followed(&mut self, old: u64, addr: u64, r: u64) -> (Verdict, Option<String>, String) {
+        if addr == 0 && r != old {
+            // The break moved without a traced brk (an exec the log does not show).
+            return self.brk_base(
+                r,
+                format!(
+                    "the break moved from {old:#x} to {r:#x} outside the log (an untraced execve?)"
+                ),
+            );
+        }
+        self.brk = Brk::Followed(r);
         if r != addr && r != old {
             return (
                 Verdict::Adopted,
@@ -1285,14 +1452,14 @@ mod tests {
         assert_eq!(
             verdicts,
             [
-                "adopted", "adopted", "agreed", "agreed", "agreed", "unknown", "adopted",
-                "adopted", "agreed"
+                "adopted", "adopted", "agreed", "agreed", "agreed", "unknown", "adopted", "agreed",
+                "agreed"
             ],
             "{reps:#?}"
         );
         assert_eq!(
             (s.calls, s.agreed, s.adopted, s.disagreed, s.unknown),
-            (9, 4, 4, 0, 1)
+            (9, 5, 3, 0, 1)
         );
         assert_eq!(s.pids, vec![100]);
     }
@@ -1336,5 +1503,161 @@ mprotect(0x7f0000100000, 8192, PROT_READ) = -1 EACCES (Permission denied)
         assert_eq!(reps[1].verdict, Verdict::Unknown);
         assert_eq!(line_pid("[pid  42] mmap("), Some(42));
         assert_eq!(line_pid("0x7f mmap("), None);
+    }
+
+    fn verdicts(reps: &[CallReport]) -> Vec<&'static str> {
+        reps.iter().map(|r| r.verdict.name()).collect()
+    }
+
+    #[test]
+    fn brk_growth_into_a_known_mapping_disagrees() {
+        // The log maps a page inside where the heap then grows: the kernel would have
+        // refused that growth, so the log and the engine disagree.
+        let (reps, s) = run("\
+1 brk(NULL) = 0x560000000000
+1 brk(0x560000008000) = 0x560000008000
+1 mmap(0x560000010000, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = 0x560000010000
+1 brk(0x560000021000) = 0x560000021000
+1 brk(0x560000022000) = 0x560000022000
+");
+        assert_eq!(
+            verdicts(&reps),
+            ["adopted", "agreed", "agreed", "disagreed", "adopted"],
+            "{reps:#?}"
+        );
+        assert_eq!(reps[3].engine.as_deref(), Some("0x560000008000"));
+        assert!(
+            reps[3]
+                .note
+                .starts_with("engine: 0x560000008000, log: 0x560000021000: ")
+                && reps[3]
+                    .note
+                    .contains("[0x560000010000, 0x560000011000) mapped"),
+            "{}",
+            reps[3].note
+        );
+        // The engine could not follow with brk: it maps the heap range from then on.
+        assert!(reps[3].note.contains("follows"), "{}", reps[3].note);
+        assert!(reps[4].note.contains("the heap grows"), "{}", reps[4].note);
+        assert_eq!(s.disagreed, 1);
+    }
+
+    #[test]
+    fn a_refused_brk_the_engine_would_allow_disagrees() {
+        // The log showed [0x560000021000, 0x560000051000) free, yet the kernel refused
+        // to grow the heap into it.
+        let (reps, s) = run("\
+1 brk(NULL) = 0x560000000000
+1 brk(0x560000021000) = 0x560000021000
+1 munmap(0x560000021000, 196608) = 0
+1 brk(0x560000042000) = 0x560000021000
+1 brk(NULL) = 0x560000021000
+1 brk(0x560000010000) = 0x560000010000
+");
+        assert_eq!(
+            verdicts(&reps),
+            [
+                "adopted",
+                "agreed",
+                "agreed",
+                "disagreed",
+                "agreed",
+                "agreed"
+            ],
+            "{reps:#?}"
+        );
+        assert_eq!(reps[3].engine.as_deref(), Some("0x560000042000"));
+        assert!(
+            reps[3]
+                .note
+                .contains("the kernel refused to grow the heap to 0x560000042000")
+                && reps[3].note.contains("put back at 0x560000021000"),
+            "{}",
+            reps[3].note
+        );
+        assert_eq!(s.disagreed, 1);
+
+        // The same refusal over memory the log never showed cannot be checked.
+        let (reps, _) = run("\
+1 brk(NULL) = 0x560000000000
+1 brk(0x560000021000) = 0x560000021000
+1 brk(0x560000042000) = 0x560000021000
+1 brk(NULL) = 0x560000021000
+");
+        assert_eq!(
+            verdicts(&reps),
+            ["adopted", "agreed", "unknown", "agreed"],
+            "{reps:#?}"
+        );
+        assert!(reps[2].note.contains("never showed"), "{}", reps[2].note);
+    }
+
+    #[test]
+    fn brk_below_the_start_is_refused_by_both() {
+        let (reps, s) = run("\
+1 brk(NULL) = 0x560000000000
+1 brk(0x55ffffff0000) = 0x560000000000
+1 brk(0x560000021000) = 0x560000021000
+1 brk(0x560000000000) = 0x560000000000
+");
+        assert_eq!(
+            verdicts(&reps),
+            ["adopted", "agreed", "agreed", "agreed"],
+            "{reps:#?}"
+        );
+        assert_eq!(s.disagreed, 0);
+    }
+
+    #[test]
+    fn brk_is_followed_when_it_cannot_be_checked() {
+        // An unaligned first break: the kernel's start of the heap is page aligned.
+        let (reps, _) = run("\
+1 brk(NULL) = 0x560000000800
+1 brk(0x560000021000) = 0x560000021000
+");
+        assert_eq!(verdicts(&reps), ["adopted", "adopted"], "{reps:#?}");
+        assert!(
+            reps[0].note.contains("not page aligned"),
+            "{}",
+            reps[0].note
+        );
+
+        // The first brk the log shows already moved the break.
+        let (reps, _) = run("\
+1 brk(0x560000021000) = 0x560000021000
+1 brk(0x560000042000) = 0x560000042000
+");
+        assert_eq!(verdicts(&reps), ["adopted", "adopted"], "{reps:#?}");
+
+        // The break jumps on brk(NULL) (an untraced execve): adopted; with a heap in
+        // the engine its base cannot move, so the engine follows from then on.
+        let (reps, s) = run("\
+1 brk(NULL) = 0x560000000000
+1 brk(0x560000021000) = 0x560000021000
+1 brk(NULL) = 0x570000000000
+1 brk(0x570000021000) = 0x570000021000
+");
+        assert_eq!(
+            verdicts(&reps),
+            ["adopted", "agreed", "adopted", "adopted"],
+            "{reps:#?}"
+        );
+        assert!(reps[2].note.contains("untraced execve"), "{}", reps[2].note);
+        assert_eq!(s.disagreed, 0);
+
+        // A traced execve resets the engine: the next first brk starts a new break.
+        let (reps, s) = run("\
+1 brk(NULL) = 0x560000000000
+1 brk(0x560000021000) = 0x560000021000
+1 execve(\"/bin/y\", [\"y\"], 0x7ffc /* 3 vars */) = 0
+1 brk(NULL) = 0x570000000000
+1 brk(0x570000021000) = 0x570000021000
+");
+        assert_eq!(s.execs, 1);
+        assert_eq!(
+            verdicts(&reps),
+            ["adopted", "agreed", "adopted", "agreed"],
+            "{reps:#?}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use crate::Mm;
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, page_align_wrapping, pages};
 use crate::area::AreaKind;
+use crate::error::{SysResult, bail};
 use crate::flags::{MapFlags, VmFlags};
 use crate::vma::{Backing, Vma};
 
@@ -30,6 +31,53 @@ impl Mm {
                 origbrk
             }
         }
+    }
+
+    /// The start of the program break (`mm->start_brk`): `brk` refuses to go below it,
+    /// and the anonymous VMA overlapping `[start_brk, brk)` is labelled `[heap]`.
+    pub fn start_brk(&self) -> u64 {
+        self.start_brk
+    }
+
+    /// Start the program break at `addr`: afterwards `start_brk == brk == addr`, so the
+    /// heap is empty and the next growing `brk` maps from `addr` up.
+    ///
+    /// This is what `execve` does once it has loaded a program; it lets a user (a
+    /// replay of a recorded process) put the break where the real kernel put it.
+    ///
+    /// # Errors
+    /// - `EINVAL` if `addr` is not page aligned, or not below the top of user space
+    ///   (`task_size`);
+    /// - `EBUSY` if the heap is not empty (`brk != start_brk`): the break has grown
+    ///   (or was seeded above its start), and moving its start would change which
+    ///   VMA is the `[heap]` and what later `brk` calls may shrink.
+    ///
+    /// Nothing else changes on failure. Mappings at or above `addr` are left alone: as
+    /// with the kernel's own placement, a later `brk` simply refuses to grow into them.
+    ///
+    /// # Linux
+    /// Not a system call. `load_elf_binary` (in `execve`) sets `mm->start_brk` and
+    /// `mm->brk` to the same page-aligned address: the end of the program's bss, moved
+    /// up by a random offset from `arch_randomize_brk` when address-space
+    /// randomisation is on. Both start equal (an empty heap), which is the state this
+    /// method requires and produces.
+    pub fn set_brk_base(&mut self, addr: u64) -> SysResult<()> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            bail!(EINVAL, "set_brk_base: addr is not page aligned");
+        }
+        if addr >= self.cfg.task_size {
+            bail!(EINVAL, "set_brk_base: addr is not below task_size");
+        }
+        if self.brk != self.start_brk {
+            bail!(
+                EBUSY,
+                "set_brk_base: the heap is not empty (brk != start_brk)"
+            );
+        }
+        self.start_brk = addr;
+        self.brk = addr;
+        self.generation = self.generation.wrapping_add(1);
+        Ok(())
     }
 
     fn try_brk(&mut self, brk: u64) -> Option<Option<(u64, u64)>> {

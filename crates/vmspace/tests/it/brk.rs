@@ -1,7 +1,7 @@
 //! brk.
 
 use crate::harness::*;
-use vmspace::{Config, MapsLine, Mm, Op, Seed, SeedVma};
+use vmspace::{Config, Errno, MapsLine, Mm, Op, Seed, SeedVma};
 
 fn with_heap() -> (T, u64) {
     let line = MapsLine::parse("555555557000-555555559000 rw-p 00002000 fe:00 1234 /usr/bin/demo")
@@ -110,4 +110,101 @@ fn moving_the_heap_drops_its_label() {
     });
     assert_eq!(to, W);
     assert!(!t.mm.maps_text().contains("[heap]"), "{}", t.mm.maps_text());
+}
+
+/// Where the tests below start the break (page aligned, far from the default layout).
+const B: u64 = 0x5600_0000_0000;
+
+fn heap_line(t: &T) -> Option<String> {
+    t.mm.maps_text()
+        .lines()
+        .find(|l| l.ends_with("[heap]"))
+        .map(str::to_string)
+}
+
+#[test]
+fn set_brk_base_starts_an_empty_heap_there() {
+    // As after execve: start_brk == brk == B, no [heap] line until the break grows.
+    let mut t = T::new();
+    assert_eq!(t.mm.set_brk_base(B), Ok(()));
+    t.mm.check_invariants().unwrap();
+    assert_eq!((t.mm.start_brk(), t.mm.brk_value()), (B, B));
+    assert_eq!(
+        t.ok(Op::Brk { addr: 0 }),
+        B,
+        "brk(NULL) reads the new break"
+    );
+    assert_eq!(heap_line(&t), None);
+
+    assert_eq!(t.ok(Op::Brk { addr: B + 0x21000 }), B + 0x21000);
+    let heap = heap_line(&t).expect("a [heap] line");
+    assert!(
+        heap.starts_with(&format!("{:x}-{:x} rw-p 00000000 00:00 0 ", B, B + 0x21000)),
+        "{heap}"
+    );
+    t.store(B + 0x20000, b"x");
+
+    assert_eq!(
+        t.ok(Op::Brk { addr: B - P }),
+        B + 0x21000,
+        "below start_brk: refused, the old break is returned"
+    );
+    assert_eq!(
+        t.mm.set_brk_base(B + 0x10_0000).map_err(|e| e.errno),
+        Err(Errno::EBUSY),
+        "the heap has grown"
+    );
+    assert_eq!((t.mm.start_brk(), t.mm.brk_value()), (B, B + 0x21000));
+
+    // Shrinking back to the start empties the heap; then the base may move again.
+    assert_eq!(t.ok(Op::Brk { addr: B }), B);
+    assert_eq!(heap_line(&t), None);
+    assert!(!t.mm.maps_text().contains(&format!("{B:x}-")));
+    assert_eq!(t.mm.set_brk_base(W), Ok(()));
+    assert_eq!(t.ok(Op::Brk { addr: W + 3 * P }), W + 3 * P);
+    assert!(
+        heap_line(&t)
+            .unwrap()
+            .starts_with(&format!("{:x}-{:x} ", W, W + 3 * P))
+    );
+}
+
+#[test]
+fn set_brk_base_checks_the_address() {
+    let mut t = T::new();
+    let task_size = t.mm.config().task_size;
+    for bad in [B + 5, B + P / 2, task_size, !(P - 1)] {
+        assert_eq!(
+            t.mm.set_brk_base(bad).map_err(|e| e.errno),
+            Err(Errno::EINVAL),
+            "{bad:#x}"
+        );
+    }
+    assert_eq!(t.mm.brk_value(), 0, "nothing changed");
+    assert_eq!(t.mm.set_brk_base(task_size - P), Ok(()));
+}
+
+#[test]
+fn set_brk_base_refused_over_a_seeded_heap() {
+    // A seeded process whose break is above its start has a heap already.
+    let (mut t, cur) = with_heap();
+    t.ok(Op::Brk { addr: cur + 2 * P });
+    assert_eq!(t.mm.set_brk_base(B).map_err(|e| e.errno), Err(Errno::EBUSY));
+    assert!(heap_line(&t).is_some());
+}
+
+#[test]
+fn a_break_set_by_set_brk_base_keeps_one_free_page() {
+    // The growth checks are brk's own: a mapping two pages above the base leaves
+    // room for one page of heap.
+    let mut t = T::new();
+    t.mm.set_brk_base(B).unwrap();
+    t.anon_at(B + 2 * P, P, PROT_R);
+    assert_eq!(t.ok(Op::Brk { addr: B + 2 * P }), B, "refused");
+    assert_eq!(t.ok(Op::Brk { addr: B + P }), B + P);
+    assert!(
+        heap_line(&t)
+            .unwrap()
+            .starts_with(&format!("{:x}-{:x} ", B, B + P))
+    );
 }
