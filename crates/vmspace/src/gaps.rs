@@ -19,7 +19,6 @@ struct Node {
     gap: u64,
     /// The largest `gap` in this node's subtree.
     max: u64,
-    prio: u32,
     left: u32,
     right: u32,
 }
@@ -98,7 +97,8 @@ impl GapIndex {
         if b == NIL {
             return a;
         }
-        if self.nodes[a as usize].prio >= self.nodes[b as usize].prio {
+        // Priorities are a hash of the key, computed rather than stored (32-byte nodes).
+        if prio(self.nodes[a as usize].key) >= prio(self.nodes[b as usize].key) {
             let r = self.merge(self.nodes[a as usize].right, b);
             self.nodes[a as usize].right = r;
             self.fix(a);
@@ -122,7 +122,6 @@ impl GapIndex {
             key,
             gap,
             max: gap,
-            prio: prio(key),
             left: NIL,
             right: NIL,
         };
