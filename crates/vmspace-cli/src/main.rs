@@ -86,6 +86,11 @@ enum Cmd {
         #[arg(long)]
         trace: bool,
     },
+    /// Time the engine against the live kernel, side by side, and at scale.
+    #[command(
+        after_help = "Example:\n  vmspace bench --quick --json\n\nBoth sides run in this process, pinned to one CPU, in interleaved rounds; the kernel side makes raw system calls on memory this process owns. BENCHMARKS.md explains every row."
+    )]
+    Bench(vmspace_cli::bench::BenchArgs),
     /// Print the live agent's starting layout in the seed format (used to refresh the
     /// engine's built-in layout).
     #[command(hide = true)]
@@ -104,6 +109,10 @@ fn main() -> ExitCode {
             timeout,
             json,
         } => cmd_diff(&file, Duration::from_secs(timeout), json),
+        Cmd::Bench(args) => agent().and_then(|cmd| {
+            vmspace_cli::bench::run(&args, &mut LiveSpawner { cmd })?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Cmd::Seed => (|| {
             let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
             print!("{}", vmspace_cli::seedfile::to_text(live.seed()));
