@@ -53,6 +53,10 @@ pub struct BenchArgs {
     /// Only the operations (and sections: mem, fuzz) whose name contains this.
     #[arg(long)]
     pub filter: Option<String>,
+    /// Only the engine side, no ratios: for profiling the engine under valgrind, whose
+    /// emulation of mremap cannot run the kernel side.
+    #[arg(long)]
+    pub engine_only: bool,
     /// The CPU to pin to.
     #[arg(long, default_value_t = 0)]
     pub cpu: usize,
@@ -398,7 +402,9 @@ fn human_bytes(b: u64) -> String {
 
 /// A duration in ns, for people.
 fn human_ns(ns: f64) -> String {
-    if ns < 10_000.0 {
+    if !ns.is_finite() {
+        "—".into()
+    } else if ns < 10_000.0 {
         format!("{} ns", group(ns.round() as u64))
     } else if ns < 10_000_000.0 {
         format!("{:.1} µs", ns / 1e3)
@@ -581,6 +587,10 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
         n_vmas,
         realloc_top,
         clock_ns,
+        filter: args.filter.as_ref().map(|f| {
+            let exact = rows(0, 0).iter().any(|r| r.id == f.as_str());
+            (f.clone(), exact)
+        }),
     };
 
     let header = json!({
@@ -643,7 +653,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
             &seed,
             machine.max_map_count,
             arena,
-            &mut kernel,
+            (!args.engine_only).then_some(&mut kernel),
             n_vmas,
         )?)
     } else {
@@ -651,17 +661,20 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     };
 
     // ---- side by side ----------------------------------------------------------------
-    let specs = rows(n_vmas, realloc_top);
+    let specs: Vec<RowSpec> = rows(n_vmas, realloc_top)
+        .into_iter()
+        .filter(|r| ctx.wants(r.id))
+        .collect();
     let mut samples = Samples::default();
     let cases: Vec<Case> = CASES
         .iter()
         .copied()
-        .filter(|c| c.rows().iter().any(|r| selected(r)))
+        .filter(|c| c.rows().iter().any(|r| ctx.wants(r)))
         .collect();
     let realloc_selected = cases
         .iter()
         .any(|c| matches!(c, Case::ReallocMremap | Case::ReallocCopy));
-    if realloc_selected {
+    if realloc_selected && !args.engine_only {
         // Fault in and free the realloc variants' peak once, so that no round pays
         // for guest memory the VM has not backed yet.
         kernel.reset().map_err(|e| anyhow!(e))?;
@@ -679,6 +692,9 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
             }
             let engine_first = round % 2 == 0;
             for side in 0..2 {
+                if (side == 0) != engine_first && args.engine_only {
+                    continue;
+                }
                 if (side == 0) == engine_first {
                     let o = case
                         .run(&mut engine, &ctx)
@@ -702,7 +718,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     if progress {
         eprint!("\r\x1b[K");
     }
-    let report = op_rows(&specs, &samples, n_vmas, rounds);
+    let report = op_rows(&specs, &samples, n_vmas, rounds, args.engine_only);
     let mut t = String::new();
     let _ = writeln!(
         t,
@@ -711,22 +727,27 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     let _ = writeln!(t, "|---|---|---:|---:|---:|---|---|---|");
     for (spec, v) in &report {
         out.line(v);
-        let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let ratio = match v["ratio"].as_f64() {
+            Some(r) => format!("{r:.1}x"),
+            None => "—".into(),
+        };
         let target = match spec.target {
-            Target::Faster(x) => {
-                let met = v["met"].as_bool().unwrap_or(false);
-                format!("≥{x}x {}", if met { "met" } else { "**missed**" })
-            }
+            Target::Faster(x) => match v["met"].as_bool() {
+                Some(true) => format!("≥{x}x met"),
+                Some(false) => format!("≥{x}x **missed**"),
+                None => format!("≥{x}x"),
+            },
             Target::None => "—".into(),
         };
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {:.1}x | {} | {} – {} | {} – {} |",
+            "| {} | {} | {} | {} | {} | {} | {} – {} | {} – {} |",
             spec.id,
             spec.per,
             human_ns(f("engine_ns")),
             human_ns(f("kernel_ns")),
-            f("ratio"),
+            ratio,
             target,
             human_ns(f("engine_min_ns")),
             human_ns(f("engine_max_ns")),
@@ -829,39 +850,41 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
             group(rate.round() as u64),
             if met { "met" } else { "**missed**" }
         );
-        let n = if args.quick { 2_000 } else { 20_000 };
-        let dir = std::env::temp_dir().join("vmspace-bench-fuzz");
-        let opts = FuzzOptions {
-            seed: FUZZ_SEED,
-            ops: n,
-            run_len: 1000,
-            weights: Weights::default(),
-            out_dir: dir,
-            shrink_time: Duration::from_secs(10),
-            trace: false,
-        };
-        let r = crate::fuzz::fuzz(spawner, &opts, |_| {})
-            .map_err(|e| anyhow!(e))
-            .context("the differ's rate")?;
-        let met = r.ops_per_sec >= 20_000.0;
-        let v = json!({
-            "kind": "throughput",
-            "op": "fuzz_differ",
-            "ops": r.ops,
-            "ops_per_sec": r.ops_per_sec.round(),
-            "disagreements": r.disagreements,
-            "target_ops_per_sec": 20_000,
-            "met": met,
-        });
-        out.line(&v);
-        let _ = writeln!(
-            t,
-            "| the differ: engine and live agent in lockstep (`fuzz_differ`, {} disagreements) | {} | {} | ≥20,000 {} |",
-            r.disagreements,
-            group(r.ops),
-            group(r.ops_per_sec.round() as u64),
-            if met { "met" } else { "**missed**" }
-        );
+        if !args.engine_only {
+            let n = if args.quick { 2_000 } else { 20_000 };
+            let dir = std::env::temp_dir().join("vmspace-bench-fuzz");
+            let opts = FuzzOptions {
+                seed: FUZZ_SEED,
+                ops: n,
+                run_len: 1000,
+                weights: Weights::default(),
+                out_dir: dir,
+                shrink_time: Duration::from_secs(10),
+                trace: false,
+            };
+            let r = crate::fuzz::fuzz(spawner, &opts, |_| {})
+                .map_err(|e| anyhow!(e))
+                .context("the differ's rate")?;
+            let met = r.ops_per_sec >= 20_000.0;
+            let v = json!({
+                "kind": "throughput",
+                "op": "fuzz_differ",
+                "ops": r.ops,
+                "ops_per_sec": r.ops_per_sec.round(),
+                "disagreements": r.disagreements,
+                "target_ops_per_sec": 20_000,
+                "met": met,
+            });
+            out.line(&v);
+            let _ = writeln!(
+                t,
+                "| the differ: engine and live agent in lockstep (`fuzz_differ`, {} disagreements) | {} | {} | ≥20,000 {} |",
+                r.disagreements,
+                group(r.ops),
+                group(r.ops_per_sec.round() as u64),
+                if met { "met" } else { "**missed**" }
+            );
+        }
         out.text(&t);
     }
     Ok(())
@@ -873,14 +896,21 @@ fn op_rows<'a>(
     s: &Samples,
     n_vmas: u64,
     rounds: u32,
+    engine_only: bool,
 ) -> Vec<(&'a RowSpec, Value)> {
     let mut out = Vec::new();
     for spec in specs {
-        let (Some(e), Some(k)) = (
-            s.engine.get(spec.id).and_then(|v| stat(v)),
-            s.kernel.get(spec.id).and_then(|v| stat(v)),
-        ) else {
+        let Some(e) = s.engine.get(spec.id).and_then(|v| stat(v)) else {
             continue;
+        };
+        let k = match s.kernel.get(spec.id).and_then(|v| stat(v)) {
+            Some(k) => k,
+            None if engine_only => Stat {
+                median: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+            },
+            None => continue,
         };
         let ratio = k.median / e.median;
         let mut v = json!({
@@ -900,7 +930,9 @@ fn op_rows<'a>(
         if let Target::Faster(x) = spec.target {
             v["target"] = format!("engine >= {x}x faster").into();
             v["target_ratio"] = x.into();
-            v["met"] = (ratio >= x).into();
+            if ratio.is_finite() {
+                v["met"] = (ratio >= x).into();
+            }
         }
         let n = match spec.id {
             "vmas_build_10k" => Some(10_000),
@@ -914,7 +946,7 @@ fn op_rows<'a>(
             v["per_vma_engine_ns"] = round1(e.median / n as f64).into();
             v["per_vma_kernel_ns"] = round1(k.median / n as f64).into();
         }
-        for field in ["bytes_copied", "moves"] {
+        for field in ["bytes_copied", "moves", "vmas_above"] {
             let key = format!("{}:{field}", spec.id);
             let side = |m: &BTreeMap<&'static str, Vec<f64>>| {
                 m.get(key.as_str()).and_then(|v| stat(v)).map(|s| s.median)
@@ -1001,7 +1033,7 @@ fn memory(
     seed: &Seed,
     max_map_count: u64,
     arena: u64,
-    kernel: &mut KernelSide,
+    mut kernel: Option<&mut KernelSide>,
     n: u64,
 ) -> Result<Vec<(Value, String)>> {
     let e = |s: String| anyhow!(s);
@@ -1023,11 +1055,14 @@ fn memory(
 
     // The kernel's side: vm_area_struct and maple_node slab bytes (system-wide, so
     // approximate).
-    kernel.reset().map_err(e)?;
-    let slab0 = kernel_vma_slab_bytes();
-    ops::build_only(kernel, n).map_err(e)?;
-    let slab1 = kernel_vma_slab_bytes();
-    kernel.reset().map_err(e)?;
+    let (mut slab0, mut slab1) = (None, None);
+    if let Some(kernel) = kernel.as_deref_mut() {
+        kernel.reset().map_err(e)?;
+        slab0 = kernel_vma_slab_bytes();
+        ops::build_only(kernel, n).map_err(e)?;
+        slab1 = kernel_vma_slab_bytes();
+        kernel.reset().map_err(e)?;
+    }
     let k_per_vma = match (slab0, slab1) {
         (Some(a), Some(b)) if b > a => Some(b.saturating_sub(a) as f64 / n as f64),
         _ => None,
@@ -1081,14 +1116,17 @@ fn memory(
     eng.touch(a, P).map_err(e)?;
     let tables = eng.mm.pagetable_tables() - t0;
     drop(eng);
-    kernel.reset().map_err(e)?;
-    let pte0 = status_kb("VmPTE");
-    let a = kernel
-        .mmap(0, 1 << 40, PROT_RW, PRIV_ANON | MAP_NORESERVE)
-        .map_err(e)?;
-    kernel.touch(a, P).map_err(e)?;
-    let pte1 = status_kb("VmPTE");
-    kernel.reset().map_err(e)?;
+    let (mut pte0, mut pte1) = (None, None);
+    if let Some(kernel) = kernel {
+        kernel.reset().map_err(e)?;
+        pte0 = status_kb("VmPTE");
+        let a = kernel
+            .mmap(0, 1 << 40, PROT_RW, PRIV_ANON | MAP_NORESERVE)
+            .map_err(e)?;
+        kernel.touch(a, P).map_err(e)?;
+        pte1 = status_kb("VmPTE");
+        kernel.reset().map_err(e)?;
+    }
     let ktables = match (pte0, pte1) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a) / 4),
         _ => None,

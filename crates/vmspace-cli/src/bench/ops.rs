@@ -27,6 +27,19 @@ pub(crate) struct Ctx {
     pub(crate) realloc_top: u64,
     /// Cost of one pair of clock readings, subtracted from singly timed calls.
     pub(crate) clock_ns: f64,
+    /// Only the rows named exactly this (`exact`) or containing it.
+    pub(crate) filter: Option<(String, bool)>,
+}
+
+impl Ctx {
+    /// Is the row `id` to be measured?
+    pub(crate) fn wants(&self, id: &str) -> bool {
+        match &self.filter {
+            None => true,
+            Some((f, true)) => id == f,
+            Some((f, false)) => id.contains(f.as_str()),
+        }
+    }
 }
 
 /// One result of a case: the row (or `row:field`) it belongs to and its value.
@@ -89,11 +102,50 @@ fn map_fixed<S: Space>(s: &mut S, at: u64, len: u64, prot: u64, extra: u64) -> R
     Ok(p)
 }
 
+/// Pages and ranges placed to steer unhinted mappings, undone by [`undo_landing`].
+#[derive(Debug, Default)]
+struct Landing {
+    placed: Vec<(u64, u64)>,
+    /// VMAs above the landing spot (what a top-down search passes over).
+    above: u64,
+}
+
+/// Fill every free range above `floor` (up to where the top-down search starts) with
+/// one `PROT_NONE` mapping each, so that unhinted mappings land below `floor`.
+fn plug_above<S: Space>(s: &mut S, floor: u64, l: &mut Landing) -> R<()> {
+    for _ in 0..1000 {
+        let p = s.mmap(0, P, PROT_RW, PRIV_ANON)?;
+        s.munmap(p, P)?;
+        if p < floor {
+            return Ok(());
+        }
+        let vmas = s.vma_list()?;
+        let lo = vmas.iter().rev().find(|v| v.1 <= p).map_or(0, |v| v.1);
+        let hi = vmas.iter().find(|v| v.0 > p).map_or(u64::MAX, |v| v.0);
+        let plug = s.mmap(
+            lo,
+            hi - lo,
+            PROT_NONE,
+            PRIV_ANON | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+        )?;
+        check(plug == lo, S::NAME, || "gap plug misplaced".into())?;
+        l.placed.push((lo, hi - lo));
+    }
+    Err(format!(
+        "{}: could not fill the gaps above {floor:#x}",
+        S::NAME
+    ))
+}
+
 /// Arrange that an unhinted 1-page rw mapping lands as a VMA of its own (`merge ==
-/// false`) or extends a written 1-page rw VMA directly above it (`merge == true`).
-/// Returns the pages placed, to be unmapped by [`undo_landing`].
-fn prepare_landing<S: Space>(s: &mut S, merge: bool) -> R<Vec<u64>> {
-    let mut placed = Vec::new();
+/// false`) or extends a written 1-page rw VMA directly above it (`merge == true`);
+/// with `below`, underneath that address (every gap above it is plugged first).
+fn prepare_landing<S: Space>(s: &mut S, merge: bool, below: Option<u64>) -> R<Landing> {
+    let mut l = Landing::default();
+    if let Some(floor) = below {
+        plug_above(s, floor, &mut l)?;
+    }
+    let mut plugs = 0;
     let spot = loop {
         let p = s.mmap(0, P, PROT_RW, PRIV_ANON)?;
         let vma = s.vma_of(p)?;
@@ -101,45 +153,53 @@ fn prepare_landing<S: Space>(s: &mut S, merge: bool) -> R<Vec<u64>> {
         if vma == Some((p, p + P)) {
             break p;
         }
-        if placed.len() >= 64 {
+        if plugs >= 64 {
             return Err(format!("{}: could not arrange the landing spot", S::NAME));
         }
         let plug = s.mmap(p, P, PROT_NONE, PRIV_ANON | MAP_FIXED_NOREPLACE)?;
         check(plug == p, S::NAME, || "plug misplaced".into())?;
-        placed.push(plug);
+        l.placed.push((plug, P));
+        plugs += 1;
     };
     if merge {
         let n = s.mmap(spot, P, PROT_RW, PRIV_ANON | MAP_FIXED_NOREPLACE)?;
         check(n == spot, S::NAME, || "neighbour misplaced".into())?;
         s.touch(n, P)?;
-        placed.push(n);
+        l.placed.push((n, P));
     }
     let p = s.mmap(0, P, PROT_RW, PRIV_ANON)?;
     let vma = s.vma_of(p)?;
+    l.above = s.vma_list()?.iter().filter(|v| v.0 > p).count() as u64;
     s.munmap(p, P)?;
     let want = if merge { (p, p + 2 * P) } else { (p, p + P) };
     check(vma == Some(want), S::NAME, || {
         format!("unhinted page at {p:#x} lies in {vma:x?}, wanted {want:x?}")
     })?;
-    Ok(placed)
+    if let Some(floor) = below {
+        check(p < floor, S::NAME, || {
+            format!("unhinted page at {p:#x}, above {floor:#x}")
+        })?;
+    }
+    Ok(l)
 }
 
-fn undo_landing<S: Space>(s: &mut S, placed: Vec<u64>) -> R<()> {
-    for p in placed.into_iter().rev() {
-        s.munmap(p, P)?;
+fn undo_landing<S: Space>(s: &mut S, l: Landing) -> R<()> {
+    for (a, len) in l.placed.into_iter().rev() {
+        s.munmap(a, len)?;
     }
     Ok(())
 }
 
-/// Unhinted mmap of one rw page + munmap; ns per pair.
-fn unhinted_pair<S: Space>(s: &mut S, ctx: &Ctx, merge: bool) -> R<f64> {
-    let placed = prepare_landing(s, merge)?;
+/// Unhinted mmap of one rw page + munmap; ns per pair, and the VMAs above the page.
+fn unhinted_pair<S: Space>(s: &mut S, ctx: &Ctx, merge: bool, below: Option<u64>) -> R<(f64, f64)> {
+    let l = prepare_landing(s, merge, below)?;
+    let above = l.above as f64;
     let ns = time_loop(s, ctx, 64, 1, |s| {
         let q = s.mmap(0, P, PROT_RW, PRIV_ANON)?;
         s.munmap(q, P)
     })?;
-    undo_landing(s, placed)?;
-    Ok(ns)
+    undo_landing(s, l)?;
+    Ok((ns, above))
 }
 
 /// `n` one-page VMAs built by [`build_vmas`].
@@ -219,22 +279,39 @@ fn mprotect_merge_split<S: Space>(s: &mut S, ctx: &Ctx, a: u64) -> R<f64> {
 /// Operations on a small layout (the process as it is, plus the arena).
 pub(crate) fn base<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
     s.reset()?;
-    let own = unhinted_pair(s, ctx, false)?;
-    let merge = unhinted_pair(s, ctx, true)?;
-    let (area, _) = build_vmas(s, 3, false)?;
-    let mps = mprotect_merge_split(s, ctx, area.first + P)?;
-    s.munmap(area.start, area.len)?;
-    Ok(vec![
-        ("mmap_munmap_1p", own),
-        ("mmap_munmap_1p_merge", merge),
-        ("mprotect_merge_split", mps),
-    ])
+    let mut out = Vec::new();
+    for (id, above, merge) in [
+        ("mmap_munmap_1p", "mmap_munmap_1p:vmas_above", false),
+        (
+            "mmap_munmap_1p_merge",
+            "mmap_munmap_1p_merge:vmas_above",
+            true,
+        ),
+    ] {
+        if ctx.wants(id) {
+            let (ns, n) = unhinted_pair(s, ctx, merge, None)?;
+            out.extend([(id, ns), (above, n)]);
+        }
+    }
+    if ctx.wants("mprotect_merge_split") {
+        let (area, _) = build_vmas(s, 3, false)?;
+        let mps = mprotect_merge_split(s, ctx, area.first + P)?;
+        s.munmap(area.start, area.len)?;
+        out.push(("mprotect_merge_split", mps));
+    }
+    Ok(out)
 }
 
 /// mprotect split and re-merge of the middle page of a 3-page rw VMA.
 pub(crate) fn mprotect<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
     let mut out = Vec::new();
-    for touched in [false, true] {
+    for (id, touched) in [
+        ("mprotect_split_merge", false),
+        ("mprotect_split_merge_touched", true),
+    ] {
+        if !ctx.wants(id) {
+            continue;
+        }
         s.reset()?;
         let a = hole(s, 2 * MIB)? + MIB;
         map_fixed(s, a, 3 * P, PROT_RW, 0)?;
@@ -249,11 +326,6 @@ pub(crate) fn mprotect<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
         check(v == Some((a, a + 3 * P)), S::NAME, || {
             format!("after mprotect loop: {v:x?}")
         })?;
-        let id = if touched {
-            "mprotect_split_merge_touched"
-        } else {
-            "mprotect_split_merge"
-        };
         out.push((id, ns));
     }
     Ok(out)
@@ -308,21 +380,16 @@ fn pingpong<S: Space>(
 /// A populated 4-page mapping moved back and forth.
 pub(crate) fn move_4p<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
     let mut out = Vec::new();
-    for far in [false, true] {
+    for (id, far) in [("mremap_move_4p", false), ("mremap_move_4p_far", true)] {
+        if !ctx.wants(id) {
+            continue;
+        }
         s.reset()?;
         let a = hole(s, 4 * MIB)?;
         let b = a + if far { 2 * MIB + 64 * 1024 } else { MIB };
         map_fixed(s, a, 4 * P, PROT_RW, 0)?;
         s.touch(a, 4 * P)?;
-        let ns = pingpong(s, ctx, a, b, 4 * P, 64, 4)?;
-        out.push((
-            if far {
-                "mremap_move_4p_far"
-            } else {
-                "mremap_move_4p"
-            },
-            ns,
-        ));
+        out.push((id, pingpong(s, ctx, a, b, 4 * P, 64, 4)?));
     }
     Ok(out)
 }
@@ -330,19 +397,19 @@ pub(crate) fn move_4p<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
 /// A populated 64 MiB mapping moved back and forth, 2 MiB aligned or not.
 pub(crate) fn move_64m<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
     let mut out = Vec::new();
-    for off in [0, P] {
+    for (id, off) in [
+        ("mremap_move_64m_aligned", 0),
+        ("mremap_move_64m_unaligned", P),
+    ] {
+        if !ctx.wants(id) {
+            continue;
+        }
         s.reset()?;
         let a = hole(s, 256 * MIB)?;
         let b = a + 128 * MIB + off;
         map_fixed(s, a, 64 * MIB, PROT_RW, 0)?;
         s.touch(a, 64 * MIB)?;
-        let ns = pingpong(s, ctx, a, b, 64 * MIB, 1, 64 * MIB / P)?;
-        let id = if off == 0 {
-            "mremap_move_64m_aligned"
-        } else {
-            "mremap_move_64m_unaligned"
-        };
-        out.push((id, ns));
+        out.push((id, pingpong(s, ctx, a, b, 64 * MIB, 1, 64 * MIB / P)?));
     }
     Ok(out)
 }
@@ -410,16 +477,26 @@ pub(crate) fn vmas_10k<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
     s.reset()?;
     let n = 10_000;
     let (area, build) = build_vmas(s, n, false)?;
-    let own = unhinted_pair(s, ctx, false)?;
-    let merge = unhinted_pair(s, ctx, true)?;
-    let mps = mprotect_merge_split(s, ctx, area.first + ((n / 2) | 1) * P)?;
+    let mut out = vec![("vmas_build_10k", build)];
+    for (id, above, merge) in [
+        ("mmap_munmap_1p_10k", "mmap_munmap_1p_10k:vmas_above", false),
+        (
+            "mmap_munmap_1p_10k_merge",
+            "mmap_munmap_1p_10k_merge:vmas_above",
+            true,
+        ),
+    ] {
+        if ctx.wants(id) {
+            let (ns, n) = unhinted_pair(s, ctx, merge, Some(area.start))?;
+            out.extend([(id, ns), (above, n)]);
+        }
+    }
+    if ctx.wants("mprotect_merge_split_10k") {
+        let a = area.first + ((n / 2) | 1) * P;
+        out.push(("mprotect_merge_split_10k", mprotect_merge_split(s, ctx, a)?));
+    }
     s.munmap(area.start, area.len)?;
-    Ok(vec![
-        ("vmas_build_10k", build),
-        ("mmap_munmap_1p_10k", own),
-        ("mmap_munmap_1p_10k_merge", merge),
-        ("mprotect_merge_split_10k", mps),
-    ])
+    Ok(out)
 }
 
 /// Build `ctx.n_vmas` one-page VMAs (up to `vm.max_map_count`) into a reservation,
@@ -428,24 +505,30 @@ pub(crate) fn vmas_max<S: Space>(s: &mut S, ctx: &Ctx) -> R<Out> {
     let n = ctx.n_vmas;
     s.reset()?;
     let (area, build) = build_vmas(s, n, false)?;
-    let own = unhinted_pair(s, ctx, false)?;
-    let mps = mprotect_merge_split(s, ctx, area.first + ((n / 2) | 1) * P)?;
+    let mut out = vec![("vmas_build", build)];
+    if ctx.wants("mmap_munmap_1p_65k") {
+        let (ns, n) = unhinted_pair(s, ctx, false, Some(area.start))?;
+        out.extend([
+            ("mmap_munmap_1p_65k", ns),
+            ("mmap_munmap_1p_65k:vmas_above", n),
+        ]);
+    }
+    if ctx.wants("mprotect_merge_split_65k") {
+        let a = area.first + ((n / 2) | 1) * P;
+        out.push(("mprotect_merge_split_65k", mprotect_merge_split(s, ctx, a)?));
+    }
     let t0 = Instant::now();
     s.munmap(area.start, area.len)?;
-    let teardown = t0.elapsed().as_nanos() as f64;
-    s.reset()?;
-    let (area, build_hole) = build_vmas(s, n, true)?;
-    let t0 = Instant::now();
-    s.munmap(area.start, area.len)?;
-    let teardown_hole = t0.elapsed().as_nanos() as f64;
-    Ok(vec![
-        ("vmas_build", build),
-        ("vmas_teardown", teardown),
-        ("mmap_munmap_1p_65k", own),
-        ("mprotect_merge_split_65k", mps),
-        ("vmas_build_hole", build_hole),
-        ("vmas_teardown_hole", teardown_hole),
-    ])
+    out.push(("vmas_teardown", t0.elapsed().as_nanos() as f64));
+    if ctx.wants("vmas_build_hole") || ctx.wants("vmas_teardown_hole") {
+        s.reset()?;
+        let (area, build_hole) = build_vmas(s, n, true)?;
+        let t0 = Instant::now();
+        s.munmap(area.start, area.len)?;
+        out.push(("vmas_build_hole", build_hole));
+        out.push(("vmas_teardown_hole", t0.elapsed().as_nanos() as f64));
+    }
+    Ok(out)
 }
 
 /// Only for measuring memory: build `n` VMAs into a reservation and leave them.

@@ -52,6 +52,8 @@ pub(crate) trait Space {
     fn vma_of(&mut self, addr: u64) -> R<Option<(u64, u64)>>;
     /// Number of VMAs (setup and checks only).
     fn vma_count(&mut self) -> R<u64>;
+    /// Every VMA as (start, end), in address order (setup and checks only).
+    fn vma_list(&mut self) -> R<Vec<(u64, u64)>>;
 }
 
 /// The engine: a fresh [`Mm`] per [`Space::reset`].
@@ -224,6 +226,10 @@ impl Space for Engine {
     fn vma_count(&mut self) -> R<u64> {
         Ok(self.mm.map_count())
     }
+
+    fn vma_list(&mut self) -> R<Vec<(u64, u64)>> {
+        Ok(self.mm.vmas().map(|v| (v.start, v.end)).collect())
+    }
 }
 
 /// The live kernel, in this process.
@@ -297,22 +303,28 @@ impl Space for KernelSide {
     }
 
     fn vma_of(&mut self, addr: u64) -> R<Option<(u64, u64)>> {
+        Ok(self
+            .vma_list()?
+            .into_iter()
+            .find(|&(s, e)| s <= addr && addr < e))
+    }
+
+    fn vma_list(&mut self) -> R<Vec<(u64, u64)>> {
         let maps = self_maps()?;
+        let mut out = Vec::new();
         for l in maps.lines() {
-            let Some((range, _)) = l.split_once(' ') else {
+            if l.ends_with(" [vsyscall]") {
                 continue;
-            };
+            }
+            let range = l.split(' ').next().unwrap_or("");
             let Some((s, e)) = range.split_once('-') else {
                 continue;
             };
-            let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) else {
-                continue;
-            };
-            if s <= addr && addr < e {
-                return Ok(Some((s, e)));
+            if let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) {
+                out.push((s, e));
             }
         }
-        Ok(None)
+        Ok(out)
     }
 
     fn vma_count(&mut self) -> R<u64> {
