@@ -423,6 +423,26 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// A ratio for people: one decimal, more below 1 (where the engine is slower).
+fn fmt_ratio(r: f64) -> String {
+    if r >= 1.0 {
+        format!("{r:.1}x")
+    } else if r >= 0.01 {
+        format!("{r:.2}x")
+    } else {
+        format!("{r:.4}x")
+    }
+}
+
+/// `x` to 4 significant digits.
+fn sig4(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
 fn status_kb(key: &str) -> Option<u64> {
     let st = std::fs::read_to_string("/proc/self/status").ok()?;
     vmspace_linux::procfs::status_kb(&st, key)
@@ -729,7 +749,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
         out.line(v);
         let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
         let ratio = match v["ratio"].as_f64() {
-            Some(r) => format!("{r:.1}x"),
+            Some(r) => fmt_ratio(r),
             None => "—".into(),
         };
         let target = match spec.target {
@@ -791,13 +811,13 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
             out.line(v);
             let _ = writeln!(
                 t,
-                "| {} | {} | {} | {} | {:.2}x | {:.2}x | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 v["op"].as_str().unwrap_or(""),
                 v["sizes"].as_str().unwrap_or(""),
                 v["engine_text"].as_str().unwrap_or(""),
                 v["kernel_text"].as_str().unwrap_or(""),
-                v["engine_growth"].as_f64().unwrap_or(0.0),
-                v["kernel_growth"].as_f64().unwrap_or(0.0),
+                fmt_ratio(v["engine_growth"].as_f64().unwrap_or(f64::NAN)),
+                fmt_ratio(v["kernel_growth"].as_f64().unwrap_or(f64::NAN)),
                 if v["met"].as_bool().unwrap_or(false) {
                     "yes"
                 } else {
@@ -921,7 +941,7 @@ fn op_rows<'a>(
             "rounds": rounds,
             "engine_ns": round1(e.median),
             "kernel_ns": round1(k.median),
-            "ratio": round3(ratio),
+            "ratio": sig4(ratio),
             "engine_min_ns": round1(e.min),
             "engine_max_ns": round1(e.max),
             "kernel_min_ns": round1(k.min),
@@ -980,8 +1000,8 @@ fn scale_lines(report: &[(&RowSpec, Value)], n_vmas: u64, have_k: u64, have_e: u
             "kind": "scale",
             "op": op,
             "sizes": sizes,
-            "engine_growth": round3(eg),
-            "kernel_growth": round3(kg),
+            "engine_growth": sig4(eg),
+            "kernel_growth": sig4(kg),
             "log_bound": round3(bound),
             "met": eg <= bound,
             "engine_text": format!("{} -> {}", human_ns(small.0), human_ns(large.0)),
