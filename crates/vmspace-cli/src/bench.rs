@@ -406,9 +406,11 @@ fn human_ns(ns: f64) -> String {
         "—".into()
     } else if ns < 10_000.0 {
         format!("{} ns", group(ns.round() as u64))
-    } else if ns < 10_000_000.0 {
+    } else if ns < 1e6 {
         format!("{:.1} µs", ns / 1e3)
-    } else if ns < 10e9 {
+    } else if ns < 1e7 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns < 1e10 {
         format!("{:.1} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
@@ -519,6 +521,17 @@ impl Machine {
     }
 }
 
+/// Time the host took from `cpu` (steal, /proc/stat), in ms.
+fn cpu_steal_ms(cpu: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{cpu}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&name))?;
+    let ticks: u64 = line.split_whitespace().nth(8)?.parse().ok()?;
+    Some(ticks * 10)
+}
+
 /// The cost of the empty timed section `t0 = now(); t0.elapsed()`.
 fn clock_pair_ns() -> f64 {
     let mut sum = Duration::ZERO;
@@ -571,6 +584,8 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     let ms = args.ms.unwrap_or(if args.quick { 15 } else { 300 }).max(1);
     let realloc_top = if args.quick { 64 << 20 } else { GIB };
     let selected = |name: &str| args.filter.as_deref().is_none_or(|f| name.contains(f));
+    let started = Instant::now();
+    let steal0 = cpu_steal_ms(args.cpu);
     let progress = std::io::stderr().is_terminal();
     let out = Out { json: args.json };
 
@@ -631,6 +646,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
         "process_vmas_engine": have_e,
         "syscall_floor_ns": round1(floor),
         "clock_pair_ns": round1(clock_ns),
+        "loadavg": read_trim("/proc/loadavg"),
     });
     out.line(&header);
     let mut t = String::new();
@@ -652,8 +668,9 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     );
     let _ = writeln!(
         t,
-        "# {}; {rounds} interleaved rounds, {ms} ms per operation per side per round; medians [min-max]",
-        machine.pinned
+        "# {}; {rounds} interleaved rounds, {ms} ms per operation per side per round; medians [min-max]; load average {}",
+        machine.pinned,
+        read_trim("/proc/loadavg")
     );
     let _ = writeln!(
         t,
@@ -907,6 +924,25 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
         }
         out.text(&t);
     }
+    let steal = match (steal0, cpu_steal_ms(args.cpu)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let v = json!({
+        "kind": "run",
+        "op": "run",
+        "secs": round1(started.elapsed().as_secs_f64()),
+        "loadavg_end": read_trim("/proc/loadavg"),
+        "cpu_steal_ms": steal,
+    });
+    out.line(&v);
+    out.text(&format!(
+        "\n# run took {:.0} s; load average at the end {}; time stolen from CPU {} by the host: {} ms",
+        started.elapsed().as_secs_f64(),
+        read_trim("/proc/loadavg"),
+        args.cpu,
+        steal.map_or("?".into(), |s| s.to_string())
+    ));
     Ok(())
 }
 

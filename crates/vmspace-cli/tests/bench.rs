@@ -119,7 +119,7 @@ fn quick_json_reports_every_operation() {
                 assert_eq!(v["disagreements"].as_u64().unwrap_or(0), 0, "{line}");
                 others.push(op);
             }
-            Some("machine" | "scale") => others.push(op),
+            Some("machine" | "scale" | "run") => others.push(op),
             k => panic!("unknown kind {k:?}: {line}"),
         }
     }
