@@ -336,6 +336,13 @@ pub fn getppid() -> i64 {
     sys::kb_getppid()
 }
 
+/// CPU time the calling thread has used, user and system, in ns
+/// (`CLOCK_THREAD_CPUTIME_ID`): unlike wall-clock time, it does not count time other
+/// processes ran on the CPU (0 if the clock cannot be read).
+pub fn thread_cpu_ns() -> u64 {
+    sys::thread_cpu_ns()
+}
+
 /// Restrict the calling thread to CPU `cpu`.
 ///
 /// # Errors
@@ -399,6 +406,8 @@ mod tests {
         assert_eq!(k.resident(v, 4 * PAGE).unwrap(), 4);
         k.munmap(v, 8 * PAGE).unwrap();
         assert!(getppid() > 0);
+        let t = thread_cpu_ns();
+        assert!(t > 0 && thread_cpu_ns() >= t);
         assert!(heap_in_use() > 0);
         k.reset().unwrap();
     }

@@ -569,6 +569,21 @@ pub(crate) fn kb_copy(dst: u64, src: u64, len: u64) {
     unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len as usize) };
 }
 
+/// CPU time the calling thread has used (user + system), in ns:
+/// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`.
+pub(crate) fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the kernel writes one `struct timespec` into `ts`, which we borrow.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// Bytes the C allocator has handed out and not yet taken back (`mallinfo2`:
 /// `uordblks + hblkhd`), for memory-per-object measurements.
 pub(crate) fn heap_in_use() -> u64 {
