@@ -10,7 +10,9 @@
 //!
 //! Output: a Markdown table (or one JSON object per line with `--json`) of medians
 //! over the rounds, with min-max, the ratio kernel/engine and the project's target;
-//! then memory figures and the fuzzing rates.
+//! then how the small operations scale with the number of VMAs, memory figures and the
+//! fuzzing rates. `--clock cpu` times with the thread's CPU time instead of elapsed
+//! time, for a machine other processes are using.
 
 mod ops;
 mod space;
@@ -592,7 +594,13 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     let rounds = args.rounds.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
     let ms = args.ms.unwrap_or(if args.quick { 15 } else { 300 }).max(1);
     let realloc_top = if args.quick { 64 << 20 } else { GIB };
-    let selected = |name: &str| args.filter.as_deref().is_none_or(|f| name.contains(f));
+    // Sections other than the operations (mem, fuzz) run when the filter names them
+    // or a part of their name.
+    let selected = |name: &str| {
+        args.filter
+            .as_deref()
+            .is_none_or(|f| name.contains(f) || f.starts_with(name))
+    };
     let started = Instant::now();
     let steal0 = cpu_steal_ms(args.cpu);
     let progress = std::io::stderr().is_terminal();
