@@ -260,7 +260,7 @@ fn rows(n_vmas: u64, realloc_top: u64) -> Vec<RowSpec> {
             "loop",
             NoTarget,
             &format!(
-                "realloc 4 KiB -> {top} by doubling with mmap(2x) + memcpy + munmap(old), new half written: whole loop"
+                "realloc 4 KiB -> {top} by doubling with mmap(2x) + memcpy + munmap(old), new half written: whole loop (the engine's memcpy: loads and stores of 2 MiB through the engine)"
             ),
         ),
         r(
@@ -821,21 +821,23 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
         let _ = writeln!(t, "\nOperations:");
         for (spec, v) in &report {
             let mut extra = String::new();
-            if let Some(b) = v.get("bytes_copied_engine") {
+            let n = |k: &str| group(v[k].as_f64().unwrap_or(0.0) as u64);
+            if v.get("bytes_copied_engine").is_some() {
                 let _ = write!(
                     extra,
-                    " [bytes copied: engine {}, kernel {}; the buffer moved: engine {}x, kernel {}x]",
-                    group(b.as_f64().unwrap_or(0.0) as u64),
-                    group(v["bytes_copied_kernel"].as_f64().unwrap_or(0.0) as u64),
-                    v["moves_engine"],
-                    v["moves_kernel"],
+                    " [bytes copied: engine {}, kernel {}; the buffer moved {} times on the engine, {} on the kernel]",
+                    n("bytes_copied_engine"),
+                    n("bytes_copied_kernel"),
+                    n("moves_engine"),
+                    n("moves_kernel"),
                 );
             }
             if let Some(pe) = v.get("per_vma_engine_ns") {
                 let _ = write!(
                     extra,
-                    " [per VMA: engine {} ns, kernel {} ns]",
-                    pe, v["per_vma_kernel_ns"]
+                    " [per VMA: engine {}, kernel {}]",
+                    human_ns(pe.as_f64().unwrap_or(f64::NAN)),
+                    human_ns(v["per_vma_kernel_ns"].as_f64().unwrap_or(f64::NAN))
                 );
             }
             let _ = writeln!(t, "- `{}`: {}{extra}", spec.id, spec.what);
