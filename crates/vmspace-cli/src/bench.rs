@@ -4,7 +4,7 @@
 //! each round measures every operation on the engine and on the kernel, the order
 //! alternating from round to round. The kernel side is not the agent: a pipe round
 //! trip costs more than most of the calls under test, so the kernel is called with raw
-//! `syscall` instructions in a tight loop on memory this process owns
+//! system calls in a tight loop on memory this process owns
 //! ([`vmspace_linux::kbench`]). Every operation is written once ([`ops`]) over a trait
 //! both sides implement ([`space`]), so the layouts and loops are the same.
 //!
@@ -699,7 +699,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     );
     let _ = writeln!(
         t,
-        "# kernel: raw syscall instructions in a tight loop, memory owned by this process; \
+        "# kernel: raw system calls in a tight loop, on memory this process owns; \
          getppid() = {floor:.0} ns; clock: {clock_name}, a pair of readings = {clock_ns:.0} ns"
     );
     let _ = writeln!(

@@ -1,10 +1,10 @@
 //! The live kernel called in this very process, for `vmspace bench`.
 //!
 //! The agent ([`crate::LiveBackend`]) answers over a pipe, and a pipe round trip costs
-//! more than most of the calls a benchmark wants to time. [`Kernel`] instead makes the
-//! raw `syscall` instruction in the calling thread, on memory this process owns, so a
-//! timed loop around its methods measures the kernel and nothing else (the method
-//! itself adds a range check of a few instructions).
+//! more than most of the calls a benchmark wants to time. [`Kernel`] instead makes raw
+//! system calls (glibc's `syscall()`) in the calling thread, on memory this process
+//! owns, so a timed loop around its methods measures the kernel and nothing else (the
+//! method itself adds a range check of a few instructions).
 //!
 //! Every method is safe: a [`Kernel`] only maps, unmaps, protects, moves, writes or
 //! copies inside ranges it owns:

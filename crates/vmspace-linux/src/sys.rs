@@ -444,32 +444,18 @@ pub(crate) fn pin_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
 // mappings the kernel created for it. `kbench` checks every range before calling; no
 // Rust reference points into any of them.
 
-/// One raw `syscall` instruction: the kernel's result, `-errno` on failure.
+/// One raw system call through glibc's `syscall()` (as kbench.c makes them): the
+/// kernel's result, `-errno` on failure.
 ///
 /// # Safety
 /// The call must not change memory that Rust code references (unmap, remap or protect
 /// it, or have the kernel write into it) beyond what the caller owns.
 #[inline(always)]
 unsafe fn syscall6(nr: u32, a: [u64; 6]) -> i64 {
-    let ret: i64;
-    // SAFETY: the instruction clobbers only rax (the result), rcx and r11, which are
-    // declared; what the call does to memory is the caller's obligation (see above).
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") i64::from(nr) => ret,
-            in("rdi") a[0],
-            in("rsi") a[1],
-            in("rdx") a[2],
-            in("r10") a[3],
-            in("r8") a[4],
-            in("r9") a[5],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
+    // SAFETY: syscall() passes the six values unchanged in rdi, rsi, rdx, r10, r8, r9;
+    // what the call does to memory is the caller's obligation (see above).
+    let r = unsafe { libc::syscall(libc::c_long::from(nr), a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r == -1 { -i64::from(errno()) } else { r }
 }
 
 /// `mmap(addr, len, prot, flags, -1, 0)` for `kbench`: the raw result.
