@@ -620,11 +620,14 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
     let mut engine =
         Engine::new(seed.clone(), machine.max_map_count, arena).map_err(|e| anyhow!(e))?;
 
-    // The 65,530-VMA case builds as many VMAs as the fuller side has room for (8 kept
-    // free: the operations among them map and split).
+    // The 65,530-VMA case builds as many VMAs as the fuller side has room for below
+    // vm.max_map_count (at most the default 65,530), 8 kept free: the operations among
+    // them map and split.
     let have_k = kernel.vma_count().map_err(|e| anyhow!(e))?;
     let have_e = engine.vma_count().map_err(|e| anyhow!(e))?;
-    let n_vmas = (machine.max_map_count.saturating_sub(have_k.max(have_e))).saturating_sub(8);
+    let n_vmas = (machine.max_map_count.min(65_530))
+        .saturating_sub(have_k.max(have_e))
+        .saturating_sub(8);
     if n_vmas < 20_000 {
         bail!(
             "vm.max_map_count ({}) leaves too little room",
