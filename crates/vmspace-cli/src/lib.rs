@@ -1,6 +1,7 @@
 //! The `vmspace` command line, as a library so that its pieces can be tested.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod compare;
 pub mod differ;
 pub mod fuzz;

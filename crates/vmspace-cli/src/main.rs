@@ -139,6 +139,11 @@ enum Cmd {
         #[arg(long)]
         strict: bool,
     },
+    /// Time the engine against the live kernel, side by side, and at scale.
+    #[command(
+        after_help = "Example:\n  vmspace bench --quick --json\n\nBoth sides run in this process, pinned to one CPU, in interleaved rounds; the kernel side makes raw system calls on memory this process owns. BENCHMARKS.md explains every row."
+    )]
+    Bench(vmspace_cli::bench::BenchArgs),
     /// Print the live agent's starting layout in the seed format (used to refresh the
     /// engine's built-in layout).
     #[command(hide = true)]
@@ -185,6 +190,10 @@ fn main() -> ExitCode {
             json,
             strict,
         ),
+        Cmd::Bench(args) => agent().and_then(|cmd| {
+            vmspace_cli::bench::run(&args, &mut LiveSpawner { cmd })?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Cmd::Seed => (|| {
             let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
             print!("{}", vmspace_cli::seedfile::to_text(live.seed()));

@@ -24,6 +24,7 @@ compile_error!("vmspace-linux supports x86-64 Linux only (its access routine is 
 
 mod agent;
 mod error;
+pub mod kbench;
 mod live;
 pub mod procfs;
 mod proto;

@@ -440,6 +440,150 @@ pub(crate) fn pin_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
     }
 }
 
+// ---- in-process kernel benchmark (`crate::kbench`) --------------------------------
+//
+// `vmspace bench` times the kernel's address-space calls in its own process, as raw
+// system calls in a tight loop. The calls below act only on ranges that a
+// `kbench::Kernel` owns: its arena (a reservation placed with MAP_FIXED_NOREPLACE far
+// below the mmap area, where the kernel never places a mapping it chooses itself
+// while 100 TiB above are free, and which nothing else in the process maps into), or
+// mappings the kernel created for it. `kbench` checks every range before calling; no
+// Rust reference points into any of them.
+
+/// One raw system call through glibc's `syscall()` (as kbench.c makes them): the
+/// kernel's result, `-errno` on failure.
+///
+/// # Safety
+/// The call must not change memory that Rust code references (unmap, remap or protect
+/// it, or have the kernel write into it) beyond what the caller owns.
+#[inline(always)]
+unsafe fn syscall6(nr: u32, a: [u64; 6]) -> i64 {
+    // SAFETY: syscall() passes the six values unchanged in rdi, rsi, rdx, r10, r8, r9;
+    // what the call does to memory is the caller's obligation (see above).
+    let r = unsafe { libc::syscall(libc::c_long::from(nr), a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r == -1 { -i64::from(errno()) } else { r }
+}
+
+/// `mmap(addr, len, prot, flags, -1, 0)` for `kbench`: the raw result.
+///
+/// `kbench` passes either no address and no MAP_FIXED (the kernel picks a free
+/// range), or MAP_FIXED_NOREPLACE (fails rather than replace anything), or MAP_FIXED
+/// over a range it owns.
+#[inline(always)]
+pub(crate) fn kb_mmap(addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
+    // SAFETY: an anonymous mapping replaces at most the range `kbench` owns (see the
+    // section comment); nothing else in the process is touched.
+    unsafe {
+        syscall6(
+            linux_raw_sys::general::__NR_mmap,
+            [addr, len, prot, flags, u64::MAX, 0],
+        )
+    }
+}
+
+/// `munmap(addr, len)` for `kbench` (a range it owns): the raw result.
+#[inline(always)]
+pub(crate) fn kb_munmap(addr: u64, len: u64) -> i64 {
+    // SAFETY: unmaps only a range `kbench` owns, which no Rust reference points into.
+    unsafe { syscall6(linux_raw_sys::general::__NR_munmap, [addr, len, 0, 0, 0, 0]) }
+}
+
+/// `mprotect(addr, len, prot)` for `kbench` (a range it owns): the raw result.
+#[inline(always)]
+pub(crate) fn kb_mprotect(addr: u64, len: u64, prot: u64) -> i64 {
+    // SAFETY: changes the protection of a range `kbench` owns only.
+    unsafe {
+        syscall6(
+            linux_raw_sys::general::__NR_mprotect,
+            [addr, len, prot, 0, 0, 0],
+        )
+    }
+}
+
+/// `mremap(old, old_len, new_len, flags, new)` for `kbench` (the old range, and the
+/// new one when MREMAP_FIXED is given, owned by it): the raw result.
+#[inline(always)]
+pub(crate) fn kb_mremap(old: u64, old_len: u64, new_len: u64, flags: u64, new: u64) -> i64 {
+    // SAFETY: moves or resizes a mapping `kbench` owns; a fixed destination is a range
+    // it owns too, and an in-place growth or a move without MREMAP_FIXED only takes
+    // free address space.
+    unsafe {
+        syscall6(
+            linux_raw_sys::general::__NR_mremap,
+            [old, old_len, new_len, flags, new, 0],
+        )
+    }
+}
+
+/// `getppid()`: the cost of entering and leaving the kernel.
+#[inline(always)]
+pub(crate) fn kb_getppid() -> i64 {
+    // SAFETY: getppid has no arguments and touches no user memory.
+    unsafe { syscall6(linux_raw_sys::general::__NR_getppid, [0; 6]) }
+}
+
+/// `mincore(addr, len, vec)`: one byte per page of `[addr, addr + len)` into `vec`;
+/// the raw result (`-EINVAL` if `vec` is too short).
+pub(crate) fn kb_mincore(addr: u64, len: u64, vec: &mut [u8]) -> i64 {
+    if (vec.len() as u64) < len.div_ceil(4096) {
+        return -i64::from(libc::EINVAL);
+    }
+    // SAFETY: mincore writes at most len/4096 (rounded up) bytes into `vec`, which we
+    // borrow mutably and have checked is large enough; it changes no mapping.
+    unsafe {
+        syscall6(
+            linux_raw_sys::general::__NR_mincore,
+            [addr, len, vec.as_mut_ptr() as u64, 0, 0, 0],
+        )
+    }
+}
+
+/// Write the byte 1 at the first byte of every page of `[addr, addr + len)`, which
+/// `kbench` owns and has mapped writable (this is the page-fault workload).
+#[inline(always)]
+pub(crate) fn kb_touch(addr: u64, len: u64) {
+    let mut a = addr;
+    while a < addr + len {
+        // SAFETY: the page belongs to a mapping `kbench` made and owns (see above); no
+        // Rust reference points into it, so a volatile store races with nothing.
+        unsafe { (a as *mut u8).write_volatile(1) };
+        a += 4096;
+    }
+}
+
+/// `memcpy(dst, src, len)` between two non-overlapping readable/writable ranges that
+/// `kbench` owns.
+#[inline(always)]
+pub(crate) fn kb_copy(dst: u64, src: u64, len: u64) {
+    // SAFETY: both ranges belong to mappings `kbench` made and owns, are mapped
+    // (read-)writable, and do not overlap (checked by the caller); no Rust reference
+    // points into either.
+    unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len as usize) };
+}
+
+/// CPU time the calling thread has used (user + system), in ns:
+/// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`.
+pub(crate) fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the kernel writes one `struct timespec` into `ts`, which we borrow.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Bytes the C allocator has handed out and not yet taken back (`mallinfo2`:
+/// `uordblks + hblkhd`), for memory-per-object measurements.
+pub(crate) fn heap_in_use() -> u64 {
+    // SAFETY: mallinfo2 takes no arguments and returns a plain struct by value.
+    let mi = unsafe { libc::mallinfo2() };
+    (mi.uordblks + mi.hblkhd) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
