@@ -374,17 +374,22 @@ impl Mm {
             .max(pmd_start);
         let to = (from + WINDOW).min(pmd_end).min(vma.end);
         let file_pages = size.div_ceil(PAGE_SIZE);
-        let mut a = from;
-        while a < to {
-            let index = vma.pgoff_at(a);
-            if index < file_pages
-                && self.pt.get(a).is_none()
-                && let Some(&f) = self.objects[&id].pages.get(&index)
-            {
+        if from >= to {
+            return;
+        }
+        // One lookup of the object, one range over its cached pages.
+        let lo = vma.pgoff_at(from);
+        let hi = vma.pgoff_at(to).min(file_pages);
+        if lo >= hi {
+            return;
+        }
+        let pages = &self.objects[&id].pages;
+        for (&index, &f) in pages.range(lo..hi) {
+            let a = from + (index - lo) * PAGE_SIZE;
+            if self.pt.get(a).is_none() {
                 self.frames.get(f);
                 self.pt.set(a, f);
             }
-            a += PAGE_SIZE;
         }
     }
 
@@ -466,6 +471,12 @@ impl Mm {
     /// `__split_huge_zero_page_pmd`: a huge zero PMD that is split maps the small zero
     /// page in every entry.
     pub(crate) fn split_huge_zero(&mut self, block: u64) {
+        // A huge zero PMD maps HUGE_ZERO + i at block + i pages, all 512 or
+        // none (edges are split before any partial change), so its first entry tells.
+        match self.pt.get(block) {
+            Some(f) if f == HUGE_ZERO => {}
+            _ => return,
+        }
         let mut hz = alloc::vec::Vec::new();
         self.pt.for_each(block, block + PMD_SIZE, |a, f| {
             if is_zero_frame(f) && f != ZERO_FRAME {

@@ -313,9 +313,23 @@ impl Mm {
 
     /// Replace a VMA's extent/flags in place (same start key or a new one).
     pub(crate) fn update_vma(&mut self, key: u64, f: impl FnOnce(&mut Vma)) -> u64 {
-        let mut vma = self.vmas.remove(&key).expect("updating an existing VMA");
-        self.stat_account(vma.vm_flags, -(vma.pages() as i64));
+        let slot = self.vmas.get_mut(&key).expect("updating an existing VMA");
+        let mut vma = slot.clone();
         f(&mut vma);
+        if vma.start == key {
+            // The key stays: update in place; only the end can move the next gap.
+            let (old_flags, old_pages, old_end) = (slot.vm_flags, slot.pages(), slot.end);
+            let (new_flags, new_pages, new_end) = (vma.vm_flags, vma.pages(), vma.end);
+            *slot = vma;
+            self.stat_account(old_flags, -(old_pages as i64));
+            self.stat_account(new_flags, new_pages as i64);
+            if new_end != old_end {
+                self.gap_refresh_after(key);
+            }
+            return key;
+        }
+        let old = self.vmas.remove(&key).expect("updating an existing VMA");
+        self.stat_account(old.vm_flags, -(old.pages() as i64));
         self.stat_account(vma.vm_flags, vma.pages() as i64);
         let k = vma.start;
         self.vmas.insert(k, vma);

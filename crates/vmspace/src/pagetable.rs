@@ -125,6 +125,12 @@ impl PageTable {
         pmd.e[idx(va, PMD_SHIFT)].as_deref()
     }
 
+    fn leaf_mut(&mut self, va: u64) -> Option<&mut Leaf> {
+        let pud = self.root.e[idx(va, PGD_SHIFT)].as_deref_mut()?;
+        let pmd = pud.e[idx(va, PUD_SHIFT)].as_deref_mut()?;
+        pmd.e[idx(va, PMD_SHIFT)].as_deref_mut()
+    }
+
     /// The frame mapped at `va`, if any.
     pub(crate) fn get(&self, va: u64) -> Option<FrameId> {
         let f = self.leaf(va)?.e[idx(va, PAGE_SHIFT)];
@@ -259,6 +265,16 @@ impl PageTable {
                 }
                 off += PUD_SIZE;
             } else if s % PMD_SIZE == 0 && d % PMD_SIZE == 0 && rem >= PMD_SIZE {
+                // No PMD table under the source: skip to its PUD boundary.
+                let has_pmd_table = self.root.e[idx(s, PGD_SHIFT)]
+                    .as_deref()
+                    .is_some_and(|pud| pud.e[idx(s, PUD_SHIFT)].is_some());
+                if !has_pmd_table {
+                    let skip = (PUD_SIZE - s % PUD_SIZE).min(rem - rem % PMD_SIZE);
+                    self.move_visits += 1;
+                    off += skip;
+                    continue;
+                }
                 self.move_visits += 1;
                 if let Some(leaf) = self.take_pmd_entry(s) {
                     self.put_pmd_entry(d, leaf);
@@ -269,28 +285,52 @@ impl PageTable {
                 let to_s = PMD_SIZE - s % PMD_SIZE;
                 let to_d = PMD_SIZE - d % PMD_SIZE;
                 let step = to_s.min(to_d).min(rem);
-                let mut moved = alloc::vec::Vec::new();
-                let mut visits = 0;
-                // Only the source table's present entries are visited.
-                if let Some(leaf) = self.leaf(s)
+                // Move the run leaf to leaf; free the source's tables only
+                // after the destination holds the entries.
+                let n = (step / PAGE_SIZE) as usize;
+                let mut buf = [0 as FrameId; N];
+                let mut moved: u16 = 0;
+                let i0 = idx(s, PAGE_SHIFT);
+                if let Some(leaf) = self.leaf_mut(s)
                     && leaf.used > 0
                 {
-                    let mut va = s;
-                    while va < s + step {
-                        visits += 1;
-                        let fr = leaf.e[idx(va, PAGE_SHIFT)];
-                        if fr != 0 {
-                            moved.push((va - s, fr));
+                    for (b, e) in buf[..n].iter_mut().zip(&mut leaf.e[i0..i0 + n]) {
+                        if *e != 0 {
+                            *b = core::mem::take(e);
+                            moved += 1;
                         }
-                        va += PAGE_SIZE;
                     }
+                    leaf.used -= moved;
+                    self.move_visits += n as u64;
                 }
-                self.move_visits += visits;
-                if !moved.is_empty() {
-                    self.clear(s, s + step, |_, _| {});
-                    for (o, fr) in moved {
-                        self.set(d + o, fr);
+                if moved > 0 {
+                    self.present -= u64::from(moved);
+                    let tables = &mut self.tables;
+                    let pud = self.root.child_or_new(idx(d, PGD_SHIFT), || {
+                        *tables += 1;
+                        Pud::new()
+                    });
+                    let pmd = pud.child_or_new(idx(d, PUD_SHIFT), || {
+                        *tables += 1;
+                        Pmd::new()
+                    });
+                    let dleaf = pmd.child_or_new(idx(d, PMD_SHIFT), || {
+                        *tables += 1;
+                        Leaf::new()
+                    });
+                    let j0 = idx(d, PAGE_SHIFT);
+                    // The destination range is unmapped before a move: its entries are
+                    // empty, so every moved entry adds one to the table's count.
+                    for (e, &b) in dleaf.e[j0..j0 + n].iter_mut().zip(&buf[..n]) {
+                        if b != 0 {
+                            debug_assert!(*e == 0, "a move onto a present entry");
+                            *e = b;
+                        }
                     }
+                    dleaf.used += moved;
+                    self.present += u64::from(moved);
+                    // Free the source tables if the run emptied them.
+                    self.clear(s, s + step, |_, _| {});
                 }
                 off += step;
             }

@@ -452,12 +452,20 @@ impl Mm {
         let pmd = crate::addr::PMD_SIZE;
         let (src, dst, len) = (vrm.addr, vrm.new_addr, vrm.old_len);
         let mut b = crate::addr::align_down(src, pmd);
+        // With src and dst congruent modulo 2 MiB only the edge blocks can
+        // be partial.
+        let congruent = dst.wrapping_sub(src).is_multiple_of(pmd);
         while b < src + len {
             let whole = b >= src && b + pmd <= src + len && (dst + (b - src)).is_multiple_of(pmd);
             if !whole {
                 self.split_huge_zero(b);
             }
-            b += pmd;
+            let last = crate::addr::align_down(src + len - 1, pmd);
+            b = if congruent && b + pmd < last {
+                last
+            } else {
+                b + pmd
+            };
         }
         self.pt.move_range(src, dst, len);
         // vrm_stat_account: the statistics counters follow the VMAs; locked_vm is
