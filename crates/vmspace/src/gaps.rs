@@ -135,10 +135,33 @@ impl GapIndex {
                 (self.nodes.len() - 1) as u32
             }
         };
-        let (l, r) = self.split(self.root, key);
-        let l = self.merge(l, id);
-        self.root = self.merge(l, r);
+        self.root = self.insert_at(self.root, id);
         self.len += 1;
+    }
+
+    /// Insert node `id` into the subtree `t`: descend while the subtree's root has the
+    /// higher priority, then split there.
+    fn insert_at(&mut self, t: u32, id: u32) -> u32 {
+        if t == NIL {
+            return id;
+        }
+        let key = self.nodes[id as usize].key;
+        if prio(key) > prio(self.nodes[t as usize].key) {
+            let (l, r) = self.split(t, key);
+            self.nodes[id as usize].left = l;
+            self.nodes[id as usize].right = r;
+            self.fix(id);
+            return id;
+        }
+        if key < self.nodes[t as usize].key {
+            let c = self.insert_at(self.nodes[t as usize].left, id);
+            self.nodes[t as usize].left = c;
+        } else {
+            let c = self.insert_at(self.nodes[t as usize].right, id);
+            self.nodes[t as usize].right = c;
+        }
+        self.fix(t);
+        t
     }
 
     fn update(&mut self, t: u32, key: u64, gap: u64) -> bool {
@@ -162,23 +185,39 @@ impl GapIndex {
 
     /// Remove `key` if present.
     pub(crate) fn remove(&mut self, key: u64) {
-        let (l, r) = self.split(self.root, key);
-        let (m, r) = match key.checked_add(1) {
-            Some(k1) => self.split(r, k1),
-            None => (r, NIL),
-        };
-        if m != NIL {
-            debug_assert!(
-                self.nodes[m as usize].left == NIL && self.nodes[m as usize].right == NIL
-            );
-            self.free.push(m);
+        let (root, found) = self.remove_at(self.root, key);
+        self.root = root;
+        if found {
             self.len -= 1;
         }
-        self.root = self.merge(l, r);
+    }
+
+    fn remove_at(&mut self, t: u32, key: u64) -> (u32, bool) {
+        if t == NIL {
+            return (NIL, false);
+        }
+        let n = &self.nodes[t as usize];
+        let (k, l, r) = (n.key, n.left, n.right);
+        if key == k {
+            self.free.push(t);
+            return (self.merge(l, r), true);
+        }
+        let found = if key < k {
+            let (c, f) = self.remove_at(l, key);
+            self.nodes[t as usize].left = c;
+            f
+        } else {
+            let (c, f) = self.remove_at(r, key);
+            self.nodes[t as usize].right = c;
+            f
+        };
+        if found {
+            self.fix(t);
+        }
+        (t, found)
     }
 
     /// The gap recorded below `key`.
-    #[cfg(test)]
     pub(crate) fn get(&self, key: u64) -> Option<u64> {
         let mut t = self.root;
         while t != NIL {

@@ -281,7 +281,11 @@ impl Mm {
     fn gap_refresh(&mut self, key: u64) {
         if self.vmas.contains_key(&key) {
             let prev_end = self.vmas.range(..key).next_back().map_or(0, |(_, v)| v.end);
-            self.gaps.set(key, key - prev_end);
+            let gap = key - prev_end;
+            // Most refreshes find the gap unchanged: a read-only lookup is cheaper.
+            if self.gaps.get(key) != Some(gap) {
+                self.gaps.set(key, gap);
+            }
         }
     }
 
