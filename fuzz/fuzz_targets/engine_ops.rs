@@ -45,7 +45,7 @@ fn seed() -> Seed {
                 faulted: true,
             })
             .collect(),
-        mmap_base: 0x7fff_f7fff_000,
+        mmap_base: 0x7fff_f7ff_f000,
         start_brk: 0x5555_5555_c000,
         brk: 0x5555_5557_d000,
         start_stack: 0x7fff_ffff_e7d0,
@@ -84,26 +84,91 @@ struct Fd(u8);
 
 #[derive(Arbitrary, Debug)]
 enum FuzzOp {
-    Mmap { addr: Addr, len: Len, prot: Prot, flags: MapFlags, fd: Fd, offset: Len },
-    Munmap { addr: Addr, len: Len },
-    Mremap { old: Addr, old_len: Len, new_len: Len, flags: Bits, new: Addr },
-    Mprotect { addr: Addr, len: Len, prot: Prot },
-    Mlock { addr: Addr, len: Len },
-    Mlock2 { addr: Addr, len: Len, flags: Bits },
-    Munlock { addr: Addr, len: Len },
-    Mlockall { flags: Bits },
+    Mmap {
+        addr: Addr,
+        len: Len,
+        prot: Prot,
+        flags: MapFlags,
+        fd: Fd,
+        offset: Len,
+    },
+    Munmap {
+        addr: Addr,
+        len: Len,
+    },
+    Mremap {
+        old: Addr,
+        old_len: Len,
+        new_len: Len,
+        flags: Bits,
+        new: Addr,
+    },
+    Mprotect {
+        addr: Addr,
+        len: Len,
+        prot: Prot,
+    },
+    Mlock {
+        addr: Addr,
+        len: Len,
+    },
+    Mlock2 {
+        addr: Addr,
+        len: Len,
+        flags: Bits,
+    },
+    Munlock {
+        addr: Addr,
+        len: Len,
+    },
+    Mlockall {
+        flags: Bits,
+    },
     Munlockall,
-    Madvise { addr: Addr, len: Len, advice: Bits },
-    Brk { addr: Addr },
-    MemfdCreate { flags: Bits },
-    Ftruncate { fd: Fd, len: Len },
-    Pwrite64 { fd: Fd, data: Vec<u8>, offset: Len },
-    Close { fd: Fd },
-    Setrlimit { resource: u8, cur: Len, max: Len },
-    Setuid { uid: u8 },
-    Load { addr: Addr, len: Len },
-    Store { addr: Addr, data: Vec<u8> },
-    Fill { addr: Addr, len: Len, byte: u8 },
+    Madvise {
+        addr: Addr,
+        len: Len,
+        advice: Bits,
+    },
+    Brk {
+        addr: Addr,
+    },
+    MemfdCreate {
+        flags: Bits,
+    },
+    Ftruncate {
+        fd: Fd,
+        len: Len,
+    },
+    Pwrite64 {
+        fd: Fd,
+        data: Vec<u8>,
+        offset: Len,
+    },
+    Close {
+        fd: Fd,
+    },
+    Setrlimit {
+        resource: u8,
+        cur: Len,
+        max: Len,
+    },
+    Setuid {
+        uid: u8,
+    },
+    Load {
+        addr: Addr,
+        len: Len,
+    },
+    Store {
+        addr: Addr,
+        data: Vec<u8>,
+    },
+    Fill {
+        addr: Addr,
+        len: Len,
+        byte: u8,
+    },
 }
 
 /// What earlier calls returned.
@@ -115,7 +180,7 @@ struct State {
 
 impl State {
     fn addr(&self, mm: &Mm, a: Addr) -> u64 {
-        let sub = |b: u16| if b % 8 == 0 { u64::from(b) % P } else { 0 };
+        let sub = |b: u16| if b.is_multiple_of(8) { u64::from(b) % P } else { 0 };
         // Signed page delta in -8..=7.
         let delta = |b: u16| (i64::from(b % 16) - 8) * P as i64;
         match a.kind % 20 {
@@ -212,13 +277,17 @@ fn map_flags(f: MapFlags) -> u64 {
     if f.0 & 0x60 == 0 {
         mods |= 0x10;
     }
-    let rare = if f.0 & 0x80 != 0 { f.1 } else { f.1 & f.1.rotate_left(5) & f.1.rotate_left(11) };
+    let rare = if f.0 & 0x80 != 0 {
+        f.1
+    } else {
+        f.1 & f.1.rotate_left(5) & f.1.rotate_left(11)
+    };
     for (i, bit) in MODS.iter().enumerate() {
         if rare & (1 << i) != 0 {
             mods ^= bit;
         }
     }
-    if f.2 % 32 == 0 {
+    if f.2.is_multiple_of(32) {
         mods |= u64::from(f.2) << 8;
     }
     ty | mods
@@ -234,7 +303,11 @@ fn mremap_flags(b: Bits) -> u64 {
 
 fn advice(b: Bits) -> u64 {
     match b.0 % 8 {
-        0..=5 => Advice::NAMES[usize::from(b.0 / 8) % Advice::NAMES.len()].0.0,
+        0..=5 => {
+            Advice::NAMES[usize::from(b.0 / 8) % Advice::NAMES.len()]
+                .0
+                .0
+        }
         6 => u64::from(b.0),
         _ => u64::from(b.1),
     }
@@ -254,9 +327,20 @@ fn data(d: &[u8]) -> Vec<u8> {
 
 fn to_op(st: &State, mm: &Mm, f: &FuzzOp) -> Op {
     match *f {
-        FuzzOp::Mmap { addr, len: l, prot: p, flags, fd, offset } => {
+        FuzzOp::Mmap {
+            addr,
+            len: l,
+            prot: p,
+            flags,
+            fd,
+            offset,
+        } => {
             let flags = map_flags(flags);
-            let fd = if flags & 0x20 != 0 && fd.0 % 4 != 0 { u64::MAX } else { st.fd(fd) };
+            let fd = if flags & 0x20 != 0 && fd.0 % 4 != 0 {
+                u64::MAX
+            } else {
+                st.fd(fd)
+            };
             Op::Mmap {
                 addr: st.addr(mm, addr),
                 len: len(l),
@@ -266,29 +350,62 @@ fn to_op(st: &State, mm: &Mm, f: &FuzzOp) -> Op {
                 offset: if offset.kind % 4 == 0 { len(offset) } else { 0 },
             }
         }
-        FuzzOp::Munmap { addr, len: l } => Op::Munmap { addr: st.addr(mm, addr), len: len(l) },
-        FuzzOp::Mremap { old, old_len, new_len, flags, new } => Op::Mremap {
+        FuzzOp::Munmap { addr, len: l } => Op::Munmap {
+            addr: st.addr(mm, addr),
+            len: len(l),
+        },
+        FuzzOp::Mremap {
+            old,
+            old_len,
+            new_len,
+            flags,
+            new,
+        } => Op::Mremap {
             old_addr: st.addr(mm, old),
             old_len: len(old_len),
             new_len: len(new_len),
             flags: mremap_flags(flags),
             new_addr: st.addr(mm, new),
         },
-        FuzzOp::Mprotect { addr, len: l, prot: p } => {
-            Op::Mprotect { addr: st.addr(mm, addr), len: len(l), prot: prot(p) }
-        }
-        FuzzOp::Mlock { addr, len: l } => Op::Mlock { addr: st.addr(mm, addr), len: len(l) },
-        FuzzOp::Mlock2 { addr, len: l, flags } => Op::Mlock2 {
+        FuzzOp::Mprotect {
+            addr,
+            len: l,
+            prot: p,
+        } => Op::Mprotect {
+            addr: st.addr(mm, addr),
+            len: len(l),
+            prot: prot(p),
+        },
+        FuzzOp::Mlock { addr, len: l } => Op::Mlock {
+            addr: st.addr(mm, addr),
+            len: len(l),
+        },
+        FuzzOp::Mlock2 {
+            addr,
+            len: l,
+            flags,
+        } => Op::Mlock2 {
             addr: st.addr(mm, addr),
             len: len(l),
             flags: small_bits(flags, 1),
         },
-        FuzzOp::Munlock { addr, len: l } => Op::Munlock { addr: st.addr(mm, addr), len: len(l) },
-        FuzzOp::Mlockall { flags } => Op::Mlockall { flags: small_bits(flags, 7) },
+        FuzzOp::Munlock { addr, len: l } => Op::Munlock {
+            addr: st.addr(mm, addr),
+            len: len(l),
+        },
+        FuzzOp::Mlockall { flags } => Op::Mlockall {
+            flags: small_bits(flags, 7),
+        },
         FuzzOp::Munlockall => Op::Munlockall,
-        FuzzOp::Madvise { addr, len: l, advice: a } => {
-            Op::Madvise { addr: st.addr(mm, addr), len: len(l), advice: advice(a) }
-        }
+        FuzzOp::Madvise {
+            addr,
+            len: l,
+            advice: a,
+        } => Op::Madvise {
+            addr: st.addr(mm, addr),
+            len: len(l),
+            advice: advice(a),
+        },
         FuzzOp::Brk { addr } => Op::Brk {
             addr: if addr.kind % 4 == 0 {
                 st.addr(mm, addr)
@@ -301,22 +418,40 @@ fn to_op(st: &State, mm: &Mm, f: &FuzzOp) -> Op {
             name: String::from("fuzz"),
             flags: small_bits(flags, 0x1f),
         },
-        FuzzOp::Ftruncate { fd, len: l } => Op::Ftruncate { fd: st.fd(fd), length: len(l) },
-        FuzzOp::Pwrite64 { fd, data: ref d, offset } => {
-            Op::Pwrite64 { fd: st.fd(fd), data: data(d), offset: len(offset) }
-        }
+        FuzzOp::Ftruncate { fd, len: l } => Op::Ftruncate {
+            fd: st.fd(fd),
+            length: len(l),
+        },
+        FuzzOp::Pwrite64 {
+            fd,
+            data: ref d,
+            offset,
+        } => Op::Pwrite64 {
+            fd: st.fd(fd),
+            data: data(d),
+            offset: len(offset),
+        },
         FuzzOp::Close { fd } => Op::Close { fd: st.fd(fd) },
         FuzzOp::Setrlimit { resource, cur, max } => Op::Setrlimit {
             resource: [2, 3, 8, 9, u64::from(resource)][usize::from(resource) % 5],
             cur: len(cur),
-            max: if max.kind % 2 == 0 { u64::MAX } else { len(max) },
+            max: if max.kind % 2 == 0 {
+                u64::MAX
+            } else {
+                len(max)
+            },
         },
-        FuzzOp::Setuid { uid } => Op::Setuid { uid: u64::from(uid % 2) * 1000 },
+        FuzzOp::Setuid { uid } => Op::Setuid {
+            uid: u64::from(uid % 2) * 1000,
+        },
         FuzzOp::Load { addr, len: l } => Op::Load {
             addr: st.addr(mm, addr),
             len: len(l).min(64 * P),
         },
-        FuzzOp::Store { addr, data: ref d } => Op::Store { addr: st.addr(mm, addr), data: data(d) },
+        FuzzOp::Store { addr, data: ref d } => Op::Store {
+            addr: st.addr(mm, addr),
+            data: data(d),
+        },
         FuzzOp::Fill { addr, len: l, byte } => Op::Fill {
             addr: st.addr(mm, addr),
             len: len(l).min(64 * P),
@@ -332,13 +467,17 @@ fuzz_target!(|ops: Vec<FuzzOp>| {
         ..Config::default()
     };
     let mut mm = Mm::from_seed(&seed(), cfg).expect("seed layout");
-    mm.check_invariants().expect("invariants of the seeded layout");
+    mm.check_invariants()
+        .expect("invariants of the seeded layout");
     let mut st = State::default();
     for f in ops.iter().take(64) {
         let op = to_op(&st, &mm, f);
         let out = mm.apply(&op);
         if let Err(e) = mm.check_invariants() {
-            panic!("invariant broken after {op:?} -> {out:?}: {e}\n{}", mm.maps_text());
+            panic!(
+                "invariant broken after {op:?} -> {out:?}: {e}\n{}",
+                mm.maps_text()
+            );
         }
         if let Outcome::Value(v) = out {
             match op {

@@ -23,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
                     log.script.stmts,
                     back.stmts
                 ),
-                Err(e) => panic!("printed log does not parse\ninput:\n{text}\nprinted:\n{printed}\n{e}"),
+                Err(e) => {
+                    panic!("printed log does not parse\ninput:\n{text}\nprinted:\n{printed}\n{e}")
+                }
             }
         }
         Err(e) => {
