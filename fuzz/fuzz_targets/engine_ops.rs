@@ -180,7 +180,13 @@ struct State {
 
 impl State {
     fn addr(&self, mm: &Mm, a: Addr) -> u64 {
-        let sub = |b: u16| if b.is_multiple_of(8) { u64::from(b) % P } else { 0 };
+        let sub = |b: u16| {
+            if b.is_multiple_of(8) {
+                u64::from(b) % P
+            } else {
+                0
+            }
+        };
         // Signed page delta in -8..=7.
         let delta = |b: u16| (i64::from(b % 16) - 8) * P as i64;
         match a.kind % 20 {
@@ -226,6 +232,10 @@ impl State {
     }
 }
 
+/// Lengths that can succeed stay below 64 MiB: `mmap(1 TiB, PROT_READ, MAP_POPULATE)`
+/// is valid and the engine, like Linux, then fills 2^28 page-table entries with the zero
+/// page (gigabytes of page tables, minutes of work; `Config::frame_budget` bounds frames,
+/// not page tables). The larger values below all fail early.
 fn len(l: Len) -> u64 {
     match l.kind % 16 {
         0..=8 => (u64::from(l.n) % 16 + 1) * P,
@@ -240,7 +250,7 @@ fn len(l: Len) -> u64 {
             TASK_SIZE,
             1 << 63,
             (1 << 63) - P,
-            1 << 40,
+            48 << 20,
             i64::MAX as u64,
         ][usize::from(l.n) % 8],
         _ => u64::from(l.n),
@@ -470,9 +480,17 @@ fuzz_target!(|ops: Vec<FuzzOp>| {
     mm.check_invariants()
         .expect("invariants of the seeded layout");
     let mut st = State::default();
+    // VMSPACE_FUZZ_TRACE=1 prints each operation and its outcome (for replaying an input).
+    let trace = std::env::var_os("VMSPACE_FUZZ_TRACE").is_some();
     for f in ops.iter().take(64) {
         let op = to_op(&st, &mm, f);
+        if trace {
+            eprintln!("{op:?}");
+        }
         let out = mm.apply(&op);
+        if trace {
+            eprintln!("  -> {out:?} ({} VMAs)", mm.map_count());
+        }
         if let Err(e) = mm.check_invariants() {
             panic!(
                 "invariant broken after {op:?} -> {out:?}: {e}\n{}",
