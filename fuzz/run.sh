@@ -6,8 +6,9 @@
 # Needs cargo-fuzz (`cargo install --locked cargo-fuzz`). The toolchain is the pinned
 # stable one; RUSTC_BOOTSTRAP=1 lets it accept the nightly-only flags cargo-fuzz passes
 # (-Zsanitizer=address and the sanitizer-coverage options). Runs use `nice -n 10` and one
-# target at a time. New corpus entries are written to a scratch copy, so a CI run leaves
-# the committed corpus untouched; crash inputs land in fuzz/artifacts/<target>/.
+# target at a time; an input that runs for over 20 s counts as a crash (a hang). New
+# corpus entries are written to a scratch copy, so a CI run leaves the committed corpus
+# untouched; crash inputs land in fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,7 +37,7 @@ for t in "${targets[@]}"; do
     # The scratch directory comes first, so new inputs go there; the committed corpus
     # is only read.
     if nice -n 10 cargo fuzz run "$t" "$scratch/$t" "corpus/$t" -- \
-        -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1; then
+        -max_total_time="$secs" -timeout=20 -print_final_stats=1 >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+' || true)
         echo "$t: ok, ${runs:-?} runs, ${last:-no coverage line}"
