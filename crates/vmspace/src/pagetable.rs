@@ -99,6 +99,22 @@ fn chunks(start: u64, end: u64, step: u64) -> impl Iterator<Item = (u64, u64)> {
     })
 }
 
+/// The PUD table under `root` covering `va`, created (and counted in `tables`) if missing.
+fn pud_in<'a>(root: &'a mut Pgd, tables: &mut u64, va: u64) -> &'a mut Pud {
+    root.child_or_new(idx(va, PGD_SHIFT), || {
+        *tables += 1;
+        Pud::new()
+    })
+}
+
+/// The PMD table under `root` covering `va`, created (with its PUD) if missing.
+fn pmd_in<'a>(root: &'a mut Pgd, tables: &mut u64, va: u64) -> &'a mut Pmd {
+    pud_in(root, tables, va).child_or_new(idx(va, PUD_SHIFT), || {
+        *tables += 1;
+        Pmd::new()
+    })
+}
+
 impl PageTable {
     pub(crate) fn new() -> Self {
         Self {
@@ -137,22 +153,19 @@ impl PageTable {
         (f != 0).then_some(f)
     }
 
+    /// The PTE table covering `va`, created (with the tables above it) if missing.
+    fn leaf_or_new(&mut self, va: u64) -> &mut Leaf {
+        let tables = &mut self.tables;
+        pmd_in(&mut self.root, tables, va).child_or_new(idx(va, PMD_SHIFT), || {
+            *tables += 1;
+            Leaf::new()
+        })
+    }
+
     /// Map `frame` at `va`; returns the frame that was there.
     pub(crate) fn set(&mut self, va: u64, frame: FrameId) -> Option<FrameId> {
         debug_assert!(frame != 0);
-        let tables = &mut self.tables;
-        let pud = self.root.child_or_new(idx(va, PGD_SHIFT), || {
-            *tables += 1;
-            Pud::new()
-        });
-        let pmd = pud.child_or_new(idx(va, PUD_SHIFT), || {
-            *tables += 1;
-            Pmd::new()
-        });
-        let leaf = pmd.child_or_new(idx(va, PMD_SHIFT), || {
-            *tables += 1;
-            Leaf::new()
-        });
+        let leaf = self.leaf_or_new(va);
         let slot = &mut leaf.e[idx(va, PAGE_SHIFT)];
         let old = *slot;
         *slot = frame;
@@ -305,19 +318,7 @@ impl PageTable {
                 }
                 if moved > 0 {
                     self.present -= u64::from(moved);
-                    let tables = &mut self.tables;
-                    let pud = self.root.child_or_new(idx(d, PGD_SHIFT), || {
-                        *tables += 1;
-                        Pud::new()
-                    });
-                    let pmd = pud.child_or_new(idx(d, PUD_SHIFT), || {
-                        *tables += 1;
-                        Pmd::new()
-                    });
-                    let dleaf = pmd.child_or_new(idx(d, PMD_SHIFT), || {
-                        *tables += 1;
-                        Leaf::new()
-                    });
+                    let dleaf = self.leaf_or_new(d);
                     let j0 = idx(d, PAGE_SHIFT);
                     // The destination range is unmapped before a move: its entries are
                     // empty, so every moved entry adds one to the table's count.
@@ -351,10 +352,7 @@ impl PageTable {
 
     fn put_pud_entry(&mut self, va: u64, pmd: Box<Pmd>) {
         let tables = &mut self.tables;
-        let pud = self.root.child_or_new(idx(va, PGD_SHIFT), || {
-            *tables += 1;
-            Pud::new()
-        });
+        let pud = pud_in(&mut self.root, tables, va);
         let i2 = idx(va, PUD_SHIFT);
         if let Some(old) = pud.take(i2) {
             // An empty table left at the destination.
@@ -385,14 +383,7 @@ impl PageTable {
 
     fn put_pmd_entry(&mut self, va: u64, leaf: Box<Leaf>) {
         let tables = &mut self.tables;
-        let pud = self.root.child_or_new(idx(va, PGD_SHIFT), || {
-            *tables += 1;
-            Pud::new()
-        });
-        let pmd = pud.child_or_new(idx(va, PUD_SHIFT), || {
-            *tables += 1;
-            Pmd::new()
-        });
+        let pmd = pmd_in(&mut self.root, tables, va);
         let i3 = idx(va, PMD_SHIFT);
         if let Some(old) = pmd.take(i3) {
             debug_assert_eq!(old.used, 0);
