@@ -51,19 +51,39 @@ pub struct MapsMatcher {
 
 impl MapsMatcher {
     /// Are the two texts the same up to the shmem inode correspondence?
+    ///
+    /// Only shmem lines may differ, so the texts are compared as runs of bytes between
+    /// the engine's shmem lines (found by a substring search), which must be identical,
+    /// and the shmem lines one by one.
     pub fn same(&mut self, engine: &str, kernel: &str) -> bool {
-        let (mut el, mut kl) = (engine.lines(), kernel.lines());
+        const DEV: &str = " 00:01 ";
+        let (mut e, mut k) = (engine, kernel);
         loop {
-            match (el.next(), kl.next()) {
-                (None, None) => return true,
-                (Some(a), Some(b)) => {
-                    let shmem = a.contains(" 00:01 ") || b.contains(" 00:01 ");
-                    if (a != b || shmem) && !self.same_line(a, b) {
-                        return false;
-                    }
-                }
-                _ => return false,
+            // The next engine line that shows device 00:01 somewhere.
+            let Some(hit) = e.find(DEV) else {
+                // No shmem line left on the engine's side: the rest must be identical
+                // (a kernel shmem line there differs in its device already).
+                return e == k;
+            };
+            let line_start = e[..hit].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = e[hit..].find('\n').map_or(e.len(), |i| hit + i);
+            // Everything before that line is identical on both sides.
+            if k.len() < line_start || e.as_bytes()[..line_start] != k.as_bytes()[..line_start] {
+                return false;
             }
+            let (a, rest_e) = e[line_start..].split_at(line_end - line_start);
+            let k_rest = &k[line_start..];
+            let k_end = k_rest.find('\n').unwrap_or(k_rest.len());
+            let (b, rest_k) = k_rest.split_at(k_end);
+            let shmem = is_shmem_line(a) || is_shmem_line(b);
+            if (a != b || shmem) && !self.same_line(a, b) {
+                return false;
+            }
+            // Continue after the newline (or at the end of both).
+            if rest_e.is_empty() || rest_k.is_empty() {
+                return rest_e == rest_k;
+            }
+            (e, k) = (&rest_e[1..], &rest_k[1..]);
         }
     }
 
@@ -86,6 +106,21 @@ impl MapsMatcher {
             }
         }
     }
+}
+
+/// Whether a maps line is of a shmem object (device `00:01`, the fourth field).
+fn is_shmem_line(line: &str) -> bool {
+    let b = line.as_bytes();
+    let mut spaces = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b' ' {
+            spaces += 1;
+            if spaces == 3 {
+                return b[i + 1..].starts_with(b"00:01 ");
+            }
+        }
+    }
+    false
 }
 
 /// Split a maps line into (everything before the inode, the inode, everything after).
@@ -177,8 +212,9 @@ type FrameMap = HashMap<u64, u64, std::hash::BuildHasherDefault<FrameHasher>>;
 /// Do the two page-state vectors have the same presence and the same frame-sharing
 /// structure? (One pass; a bijection between the two sides' frame numbers.)
 pub fn pages_agree(engine: &[PageState], kernel: &[PageState]) -> bool {
-    let mut e2k = FrameMap::default();
-    let mut k2e = FrameMap::default();
+    let n = engine.len().min(kernel.len());
+    let mut e2k = FrameMap::with_capacity_and_hasher(n, Default::default());
+    let mut k2e = FrameMap::with_capacity_and_hasher(n, Default::default());
     for (e, k) in engine.iter().zip(kernel) {
         match (e, k) {
             (PageState::Absent, PageState::Absent) => {}
@@ -267,6 +303,77 @@ mod tests {
             .map(|l| MapsLine::parse(l).unwrap().inode)
             .collect();
         assert_eq!(inodes, [1, 2, 1]);
+    }
+
+    /// A maps line as the kernel prints it: the name at column 73.
+    fn line(start: u64, perms: &str, dev: &str, inode: u64, name: &str) -> String {
+        let head = format!(
+            "{start:x}-{:x} {perms} 00000000 {dev} {inode} ",
+            start + 0x1000
+        );
+        if name.is_empty() {
+            head
+        } else {
+            format!("{head:72} {name}")
+        }
+    }
+
+    fn text(lines: &[String]) -> String {
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    const BIN: &str = "/usr/bin/agent";
+    const STACK: &str = "[stack]";
+    const GATE: &str =
+        "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
+
+    /// A layout with a file line, two shmem lines of the same object (`a`), one of
+    /// another (`b`), an anonymous line and the stack, as engine or kernel shows it.
+    fn layout(a: u64, b: u64, anon_perms: &str) -> String {
+        text(&[
+            line(0x5555_5555_4000, "r--p", "fe:00", 1234, BIN),
+            line(0x7fff_f7f0_0000, "rw-s", "00:01", a, "/memfd:x (deleted)"),
+            line(0x7fff_f7f0_2000, "rw-s", "00:01", a, "/memfd:x (deleted)"),
+            line(0x7fff_f7f0_4000, "r--s", "00:01", b, "/dev/zero (deleted)"),
+            line(0x7fff_f7f0_6000, anon_perms, "00:00", 0, ""),
+            line(0x7fff_fffd_e000, "rw-p", "00:00", 0, STACK),
+            GATE.to_string(),
+        ])
+    }
+
+    #[test]
+    fn maps_match_up_to_a_one_to_one_shmem_numbering() {
+        // Engine numbers 1 and 2, kernel numbers of other widths (other padding).
+        let engine = layout(1, 2, "rw-p");
+        assert!(MapsMatcher::default().same(&engine, &layout(123_456, 7, "rw-p")));
+        assert!(MapsMatcher::default().same(&engine, &engine));
+        // Not one to one, either way round.
+        assert!(!MapsMatcher::default().same(&engine, &layout(5, 5, "rw-p")));
+        assert!(!MapsMatcher::default().same(&layout(1, 1, "rw-p"), &layout(5, 6, "rw-p")));
+        // Any other difference, before, between or after the shmem lines.
+        assert!(!MapsMatcher::default().same(&engine, &layout(5, 6, "r--p")));
+        let other_bin = layout(5, 6, "rw-p").replace("1234", "1235");
+        assert!(!MapsMatcher::default().same(&engine, &other_bin));
+        let no_gate = layout(5, 6, "rw-p").replace(&format!("{GATE}\n"), "");
+        assert!(!MapsMatcher::default().same(&engine, &no_gate));
+        assert!(!MapsMatcher::default().same(&no_gate.replace('5', "9"), &engine));
+        let extra = format!("{}{}\n", layout(5, 6, "rw-p"), GATE);
+        assert!(!MapsMatcher::default().same(&engine, &extra));
+        let shmem_dev = layout(5, 6, "rw-p").replace(" 00:00 0 ", " 00:01 9 ");
+        assert!(!MapsMatcher::default().same(&engine, &shmem_dev));
+        assert!(!MapsMatcher::default().same(&engine, engine.trim_end()));
+    }
+
+    #[test]
+    fn the_shmem_numbering_is_kept_across_comparisons() {
+        let mut m = MapsMatcher::default();
+        assert!(m.same(&layout(1, 2, "rw-p"), &layout(5, 6, "rw-p")));
+        assert!(m.same(&layout(1, 2, "r--p"), &layout(5, 6, "r--p")));
+        assert!(!m.same(&layout(1, 2, "rw-p"), &layout(6, 5, "rw-p")));
+        // Equal numbers on both sides are part of the correspondence too.
+        let mut m = MapsMatcher::default();
+        assert!(m.same(&layout(1, 2, "rw-p"), &layout(1, 2, "rw-p")));
+        assert!(!m.same(&layout(1, 3, "rw-p"), &layout(1, 2, "rw-p")));
     }
 
     #[test]

@@ -244,6 +244,12 @@ pub fn fuzz(
         let t0 = Instant::now();
         let (mut kernel, seed, cfg) = spawner.spawn()?;
         let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
+        if std::env::var_os("VMSPACE_TIMING").is_some() {
+            eprintln!(
+                "start-up               {:7.1} ms",
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+        }
         let mut generator = Generator::new(mix(opts.seed, run), &seed, opts.weights.clone());
         let mut history = Vec::new();
         let n = opts.run_len.min(opts.ops - done);

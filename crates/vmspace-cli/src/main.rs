@@ -191,7 +191,7 @@ fn main() -> ExitCode {
             strict,
         ),
         Cmd::Bench(args) => agent().and_then(|cmd| {
-            vmspace_cli::bench::run(&args, &mut LiveSpawner { cmd })?;
+            vmspace_cli::bench::run(&args, &mut LiveSpawner::new(cmd))?;
             Ok(ExitCode::SUCCESS)
         }),
         Cmd::Seed => (|| {
@@ -506,23 +506,59 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Starts agents for fuzz runs and the shrinker: each one while the previous is in use,
+/// on the CPUs this process had before the first agent pinned it to one, so that the
+/// start-up (two execs and the dynamic loader) overlaps the differ's work.
 struct LiveSpawner {
     cmd: AgentCommand,
+    cpus: Option<vmspace_linux::CpuAffinity>,
+    next: Option<vmspace_linux::Prefetched>,
 }
+
+impl LiveSpawner {
+    fn new(cmd: AgentCommand) -> Self {
+        Self {
+            cmd,
+            cpus: vmspace_linux::CpuAffinity::of_current_thread().ok(),
+            next: None,
+        }
+    }
+}
+
+const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Spawner for LiveSpawner {
     fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
-        let live = LiveBackend::spawn(&self.cmd, Duration::from_secs(10))
-            .map_err(|e| format!("cannot start the live agent: {e}"))?;
+        let live = match self.next.take() {
+            Some(p) => p.take(),
+            None => LiveBackend::spawn(&self.cmd, AGENT_TIMEOUT),
+        }
+        .map_err(|e| format!("cannot start the live agent: {e}"))?;
         let _ = live.pin_to_current_cpu();
+        if let Some(cpus) = &self.cpus {
+            self.next = Some(LiveBackend::spawn_in_background(
+                &self.cmd,
+                AGENT_TIMEOUT,
+                cpus,
+            ));
+        }
         let seed = live.seed().clone();
         let cfg = live_config(&seed, live.rlimits());
         Ok((Box::new(live), seed, cfg))
     }
 }
 
+impl Drop for LiveSpawner {
+    fn drop(&mut self) {
+        // The agent started for a run that did not come is killed and reaped here.
+        if let Some(p) = self.next.take() {
+            drop(p.take());
+        }
+    }
+}
+
 fn cmd_fuzz(opts: &FuzzOptions, json: bool) -> Result<ExitCode> {
-    let mut spawner = LiveSpawner { cmd: agent()? };
+    let mut spawner = LiveSpawner::new(agent()?);
     let mut bar = Progress::new(opts.ops);
     let report = fuzz(&mut spawner, opts, |n| bar.update(n, "")).map_err(|e| anyhow::anyhow!(e))?;
     bar.finish();

@@ -32,7 +32,7 @@ mod sys;
 
 pub use agent::agent_main;
 pub use error::LiveError;
-pub use live::{AgentCommand, LiveBackend};
+pub use live::{AgentCommand, CpuAffinity, LiveBackend, Prefetched};
 
 /// Let SIGPIPE end the process quietly, as it does for C programs: a command-line tool
 /// whose output is piped into `head` then stops instead of failing on the write (the

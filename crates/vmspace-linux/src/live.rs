@@ -194,6 +194,23 @@ impl LiveBackend {
         sys::pin_to_cpu(0, cpu).map_err(io)
     }
 
+    /// Start an agent on another thread, which runs on `cpus` (the CPUs the caller had
+    /// before [`pin_to_current_cpu`](Self::pin_to_current_cpu) narrowed them), so that
+    /// its start-up overlaps the caller's work instead of waiting for the caller's CPU.
+    /// [`Prefetched::take`] waits for it.
+    pub fn spawn_in_background(
+        cmd: &AgentCommand,
+        timeout: Duration,
+        cpus: &CpuAffinity,
+    ) -> Prefetched {
+        let (cmd, cpus) = (cmd.clone(), cpus.clone());
+        Prefetched(std::thread::spawn(move || {
+            // Best effort: if the mask cannot be set, the agent starts on this CPU.
+            let _ = sys::set_thread_affinity(&cpus.0);
+            Self::spawn(&cmd, timeout)
+        }))
+    }
+
     /// The agent's resource limits at spawn (inherited from the parent), for the
     /// engine's [`vmspace::Config::rlimits`].
     pub fn rlimits(&self) -> Rlimits {
@@ -653,8 +670,11 @@ impl LiveBackend {
     }
 
     /// The text of `/proc/<pid>/<file>`. The file stays open between calls (it is read
-    /// again from offset 0 each time), which saves an open and a close per read.
+    /// again from offset 0 each time), which saves an open and a close per read, and
+    /// the read that would return 0 is skipped where the text is known to be complete
+    /// ([`procfs::read_is_complete`]).
     fn read_proc(&self, file: &'static str) -> Result<String, LiveError> {
+        const CHUNK: usize = 16384;
         let path = self.proc_path(file);
         let err = |source| LiveError::Proc {
             path: path.clone(),
@@ -673,15 +693,18 @@ impl LiveBackend {
         buf.clear();
         let mut off = 0;
         loop {
-            buf.resize(off + 16384, 0);
+            buf.resize(off + CHUNK, 0);
             let n = f.read_at(&mut buf[off..], off as u64).map_err(err)?;
-            if n == 0 {
+            off += n;
+            if n == 0 || procfs::read_is_complete(file, &buf[..off], n, CHUNK) {
                 break;
             }
-            off += n;
         }
         buf.truncate(off);
-        let text = String::from_utf8_lossy(&buf).into_owned();
+        let text = match std::str::from_utf8(&buf) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(&buf).into_owned(),
+        };
         *self.proc_buf.borrow_mut() = buf;
         Ok(text)
     }
@@ -946,6 +969,46 @@ impl Backend for LiveBackend {
 
     fn size_counters(&mut self) -> Result<(u64, u64), BackendError> {
         self.read_statm().map_err(backend_error)
+    }
+}
+
+/// A set of CPUs a thread may run on.
+#[derive(Clone)]
+pub struct CpuAffinity(libc::cpu_set_t);
+
+impl CpuAffinity {
+    /// The calling thread's CPUs.
+    ///
+    /// # Errors
+    /// If `sched_getaffinity` fails.
+    pub fn of_current_thread() -> io::Result<Self> {
+        sys::thread_affinity().map(Self)
+    }
+}
+
+impl std::fmt::Debug for CpuAffinity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CpuAffinity").finish_non_exhaustive()
+    }
+}
+
+/// An agent being started by [`LiveBackend::spawn_in_background`].
+#[derive(Debug)]
+pub struct Prefetched(std::thread::JoinHandle<Result<LiveBackend, LiveError>>);
+
+impl Prefetched {
+    /// Wait for the agent.
+    ///
+    /// # Errors
+    /// As [`LiveBackend::spawn`]; a panic of the starting thread is reported as an
+    /// error too.
+    pub fn take(self) -> Result<LiveBackend, LiveError> {
+        self.0.join().unwrap_or_else(|_| {
+            Err(LiveError::Io {
+                op: "start-up".to_string(),
+                source: io::Error::other("the thread starting the agent panicked"),
+            })
+        })
     }
 }
 

@@ -266,6 +266,38 @@ pub fn map_count(maps: &str) -> u64 {
         .count() as u64
 }
 
+/// The first bytes of the x86_64 gate area's line (`[vsyscall]`), which `/proc/<pid>/maps`
+/// shows after every VMA of the process, when the system has one. No user mapping can
+/// start at that address.
+pub const GATE_LINE_PREFIX: &str = "ffffffffff600000-ffffffffff601000 ";
+
+/// Whether a `/proc/<pid>/<file>` read from offset 0 is complete after a read that
+/// returned `last` of the `asked` bytes, `text` being everything read so far, without
+/// the further read that would return 0.
+///
+/// # Linux
+/// Files opened with `single_open` (`status`, `statm`, `stat`, `limits`: the ONE()
+/// entries of `fs/proc/base.c`) have one record, which `seq_read_iter` formats whole
+/// (growing its buffer as needed) and hands out as far as the reader has room: a read
+/// that did not fill the reader's buffer returned the rest of it. `maps` (`show_map`,
+/// one record per VMA) hands out at most one buffer of whole records per read, so a
+/// short read proves nothing; but `m_next` ends the list with the gate VMA
+/// (`get_gate_vma`), so text ending in the gate line is complete. Other files need the
+/// read that returns 0.
+pub fn read_is_complete(file: &str, text: &[u8], last: usize, asked: usize) -> bool {
+    match file {
+        "status" | "statm" | "stat" | "limits" => last < asked,
+        "maps" => {
+            let Some(body) = text.strip_suffix(b"\n") else {
+                return false;
+            };
+            let line_start = body.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+            body[line_start..].starts_with(GATE_LINE_PREFIX.as_bytes())
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,5 +438,44 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
 ";
         assert_eq!(map_count(maps), 2);
         assert_eq!(map_count(""), 0);
+    }
+
+    #[test]
+    fn single_record_files_are_complete_after_a_short_read() {
+        for f in ["status", "statm", "stat", "limits"] {
+            assert!(read_is_complete(
+                f,
+                b"3374 2107 763 462 0 1419 0\n",
+                27,
+                16384
+            ));
+            assert!(!read_is_complete(f, &[b'x'; 16384], 16384, 16384));
+        }
+        // Other files need the read that returns 0, short or not.
+        assert!(!read_is_complete("smaps", b"x\n", 2, 16384));
+    }
+
+    #[test]
+    fn maps_is_complete_once_the_gate_line_is_read() {
+        let stack =
+            "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]\n";
+        let gate =
+            "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n";
+        let both = format!("{stack}{gate}");
+        assert!(read_is_complete("maps", both.as_bytes(), 100, 16384));
+        assert!(read_is_complete("maps", gate.as_bytes(), 100, 16384));
+        // Short reads of maps prove nothing: one buffer of records per read.
+        assert!(!read_is_complete("maps", stack.as_bytes(), 100, 16384));
+        // A file whose path merely ends in "[vsyscall]" is not the gate.
+        let fake = "7ffff7fca000-7ffff7fcb000 r--p 00000000 fe:00 1 /tmp/a [vsyscall]\n";
+        assert!(!read_is_complete("maps", fake.as_bytes(), 100, 16384));
+        // Text cut inside the gate line is not complete.
+        assert!(!read_is_complete(
+            "maps",
+            &both.as_bytes()[..both.len() - 1],
+            100,
+            16384
+        ));
+        assert!(!read_is_complete("maps", b"", 0, 16384));
     }
 }

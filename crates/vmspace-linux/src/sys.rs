@@ -440,6 +440,30 @@ pub(crate) fn pin_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
     }
 }
 
+/// The calling thread's CPU affinity mask.
+pub(crate) fn thread_affinity() -> io::Result<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable cpu_set_t of the size passed.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(set)
+    }
+}
+
+/// Set the calling thread's CPU affinity mask.
+pub(crate) fn set_thread_affinity(set: &libc::cpu_set_t) -> io::Result<()> {
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; the call only reads it.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    if r != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 // ---- in-process kernel benchmark (`crate::kbench`) --------------------------------
 //
 // `vmspace bench` times the kernel's address-space calls in its own process, as raw

@@ -121,66 +121,92 @@ impl MapsLine {
     }
 }
 
-fn push_hex(out: &mut String, v: u64, min_width: usize) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 16];
-    let mut i = buf.len();
-    let mut x = v;
-    loop {
-        i -= 1;
-        buf[i] = DIGITS[(x & 15) as usize];
-        x >>= 4;
-        if x == 0 {
-            break;
-        }
-    }
-    for _ in buf.len() - i..min_width {
-        out.push('0');
-    }
-    // Only ASCII hex digits were written.
-    out.push_str(core::str::from_utf8(&buf[i..]).unwrap_or_default());
+/// The fixed fields of a maps line, formatted into a stack buffer (one `push_str` per
+/// line instead of one push per character).
+struct Head {
+    buf: [u8; 104],
+    len: usize,
 }
 
-fn push_dec(out: &mut String, v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut x = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (x % 10) as u8;
-        x /= 10;
-        if x == 0 {
-            break;
+impl Head {
+    fn byte(&mut self, c: u8) {
+        self.buf[self.len] = c;
+        self.len += 1;
+    }
+
+    fn hex(&mut self, v: u64, min_width: usize) {
+        let digits = ((64 - v.leading_zeros() as usize).div_ceil(4))
+            .max(min_width)
+            .max(1);
+        // At most 16 digits: `min_width` is at most 8 here.
+        for i in (0..digits).rev() {
+            self.byte(b"0123456789abcdef"[((v >> (i * 4)) & 15) as usize]);
         }
     }
-    out.push_str(core::str::from_utf8(&buf[i..]).unwrap_or_default());
+
+    fn dec(&mut self, v: u64) {
+        let mut tmp = [0u8; 20];
+        let mut i = tmp.len();
+        let mut x = v;
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (x % 10) as u8;
+            x /= 10;
+            if x == 0 {
+                break;
+            }
+        }
+        for &c in &tmp[i..] {
+            self.byte(c);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII was written.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// Spaces to pad a line to [`NAME_COLUMN`].
+const SPACES: &str = "                                                                          ";
+
+/// Pad the line that started at `line_start` in `out` with spaces so that the name that
+/// follows starts at [`NAME_COLUMN`] (or after one space, if the line is already longer),
+/// as the kernel's `show_vma_header_prefix` and `seq_pad` do.
+pub(crate) fn pad_for_name(out: &mut String, line_start: usize) {
+    let used = out.len() - line_start;
+    let n = (NAME_COLUMN - 1).saturating_sub(used);
+    out.push_str(&SPACES[..n.min(SPACES.len())]);
+    out.push(' ');
 }
 
 impl MapsLine {
     /// Append the line exactly as the kernel prints it (without the newline) to `out`.
     pub fn write_to(&self, out: &mut String) {
         let start = out.len();
-        push_hex(out, self.start, 8);
-        out.push('-');
-        push_hex(out, self.end, 8);
-        out.push(' ');
+        let mut h = Head {
+            buf: [0; 104],
+            len: 0,
+        };
+        h.hex(self.start, 8);
+        h.byte(b'-');
+        h.hex(self.end, 8);
+        h.byte(b' ');
         for c in self.perms() {
-            out.push(c as char);
+            h.byte(c);
         }
-        out.push(' ');
-        push_hex(out, self.offset, 8);
-        out.push(' ');
-        push_hex(out, u64::from(self.dev_major), 2);
-        out.push(':');
-        push_hex(out, u64::from(self.dev_minor), 2);
-        out.push(' ');
-        push_dec(out, self.inode);
-        out.push(' ');
+        h.byte(b' ');
+        h.hex(self.offset, 8);
+        h.byte(b' ');
+        h.hex(u64::from(self.dev_major), 2);
+        h.byte(b':');
+        h.hex(u64::from(self.dev_minor), 2);
+        h.byte(b' ');
+        h.dec(self.inode);
+        h.byte(b' ');
+        out.push_str(h.as_str());
         if let Some(name) = &self.name {
-            for _ in out.len() - start..NAME_COLUMN - 1 {
-                out.push(' ');
-            }
-            out.push(' ');
+            pad_for_name(out, start);
             out.push_str(name);
         }
     }

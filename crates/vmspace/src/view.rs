@@ -108,10 +108,7 @@ impl Mm {
         let start = out.len();
         line.write_to(out);
         if name.is_some() || memfd_name.is_some() {
-            for _ in out.len() - start..crate::maps::NAME_COLUMN - 1 {
-                out.push(' ');
-            }
-            out.push(' ');
+            crate::maps::pad_for_name(out, start);
             match memfd_name {
                 Some(n) => {
                     out.push_str("/memfd:");

@@ -193,3 +193,64 @@ fn an_agent_started_without_randomisation_skips_the_re_execution_and_looks_the_s
     sb.start_stack = 0;
     assert_eq!(sa, sb);
 }
+
+/// The backend's `/proc` reads skip the read that would return 0 where the text is
+/// known to be complete; what they return must be the whole file, byte for byte, also
+/// when the maps text needs several reads (more than one seq_file buffer).
+#[test]
+fn proc_reads_return_the_whole_file() {
+    let mut b = spawn();
+    let pid = b.pid();
+    for _ in 0..5 {
+        let maps = b.maps().unwrap();
+        assert_eq!(
+            maps,
+            std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap()
+        );
+        let size: u64 = b.size_counters().unwrap().0;
+        let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+        let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+        assert_eq!(size, pages * 4);
+        let c = b.status_counters().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert_eq!(
+            c.vm_size_kb,
+            vmspace_linux::procfs::status_kb(&status, "VmSize").unwrap()
+        );
+        // Grow the maps text by many separate VMAs (alternating protections keep them
+        // apart): 60 lines of about 50 bytes per round.
+        for i in 0..60 {
+            let prot = if i % 2 == 0 {
+                crate::PROT_READ
+            } else {
+                crate::PROT_RW
+            };
+            crate::mmap_anon(&mut b, crate::PAGE, prot);
+        }
+    }
+    assert!(b.maps().unwrap().len() > 3 * 4096);
+}
+
+/// An agent started on another thread is the same as one started in place: the same
+/// seed layout, and it serves requests.
+#[test]
+fn an_agent_started_in_the_background_serves_requests() {
+    let cpus = vmspace_linux::CpuAffinity::of_current_thread().unwrap();
+    let pending = LiveBackend::spawn_in_background(&agent(), Duration::from_secs(20), &cpus);
+    let mut here = spawn();
+    let mut there = pending.take().unwrap();
+    assert_eq!(there.seed().vmas, here.seed().vmas);
+    assert_eq!(there.seed().mmap_base, here.seed().mmap_base);
+    let a = crate::mmap_anon(&mut there, crate::PAGE, crate::PROT_RW);
+    assert_eq!(a, crate::mmap_anon(&mut here, crate::PAGE, crate::PROT_RW));
+    assert_eq!(there.maps().unwrap(), here.maps().unwrap());
+    // A failed start is reported by `take`, not lost with the thread.
+    let missing = AgentCommand {
+        program: "/nonexistent/vmspace-agent".into(),
+        args: vec![],
+    };
+    let err = LiveBackend::spawn_in_background(&missing, Duration::from_secs(5), &cpus)
+        .take()
+        .unwrap_err();
+    assert!(matches!(err, LiveError::Spawn { .. }), "{err}");
+}

@@ -81,3 +81,33 @@ fn offsets_after_moving_a_middle_page() {
             .collect();
     assert_eq!(offs, [0x3000, 0x5000, 0x4000]);
 }
+
+proptest::proptest! {
+    /// Every field at every width is printed as the kernel's `show_vma_header_prefix`
+    /// format (`%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu `) prints it, and a name starts
+    /// at column 73 or one space after a longer prefix (`seq_pad`).
+    #[test]
+    fn lines_print_as_the_kernel_format(
+        start: u64, end: u64, offset: u64, dev_major: u32, dev_minor: u32, inode: u64,
+        perms in 0u8..16, name in proptest::option::of("[a-z/\\[\\] ]{0,40}"),
+    ) {
+        let line = MapsLine {
+            start, end, offset, dev_major, dev_minor, inode,
+            read: perms & 1 != 0, write: perms & 2 != 0, exec: perms & 4 != 0,
+            shared: perms & 8 != 0, name: name.clone(),
+        };
+        let p = |bit: u8, c: char, off: char| if perms & bit != 0 { c } else { off };
+        let mut want = format!(
+            "{start:08x}-{end:08x} {}{}{}{} {offset:08x} {dev_major:02x}:{dev_minor:02x} {inode} ",
+            p(1, 'r', '-'), p(2, 'w', '-'), p(4, 'x', '-'), p(8, 's', 'p'),
+        );
+        if let Some(n) = &name {
+            while want.len() < 72 {
+                want.push(' ');
+            }
+            want.push(' ');
+            want.push_str(n);
+        }
+        proptest::prop_assert_eq!(line.to_string(), want);
+    }
+}
