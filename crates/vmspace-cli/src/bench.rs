@@ -448,8 +448,47 @@ fn sig4(x: f64) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return x;
     }
-    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    // The decimal exponent, counted rather than taken from log10 (see `log2`).
+    let (mut a, mut e) = (x.abs(), 0i32);
+    while a >= 10.0 {
+        a /= 10.0;
+        e += 1;
+    }
+    while a < 1.0 {
+        a *= 10.0;
+        e -= 1;
+    }
+    let scale = 10f64.powi(3 - e);
     (x * scale).round() / scale
+}
+
+/// log2 of a positive, finite `x`, to within 2^-40, without libm.
+///
+/// The `vmspace` binary is also the live agent, and every library it links is five more
+/// lines in the agent's `/proc/pid/maps`, which the differ reads after nearly every
+/// operation; `f64::log2` and `f64::log10` were this binary's only uses of libm.
+/// (`tests/agent_layout.rs` keeps it that way.)
+fn log2(x: f64) -> f64 {
+    // x = m * 2^e with m in [1, 2); then the bits of log2(m) one by one, by squaring.
+    let (mut m, mut e) = (x, 0i32);
+    while m >= 2.0 {
+        m /= 2.0;
+        e += 1;
+    }
+    while m < 1.0 {
+        m *= 2.0;
+        e -= 1;
+    }
+    let (mut frac, mut bit) = (0.0, 0.5);
+    for _ in 0..40 {
+        m *= m;
+        if m >= 2.0 {
+            m /= 2.0;
+            frac += bit;
+        }
+        bit /= 2.0;
+    }
+    f64::from(e) + frac
 }
 
 fn status_kb(key: &str) -> Option<u64> {
@@ -1077,7 +1116,7 @@ fn scale_lines(report: &[(&RowSpec, Value)], n_vmas: u64, have_k: u64, have_e: u
     };
     // log2(n1)/log2(n0), with a factor 1.5 for noise; a cost linear in n would grow
     // by n1/n0 (about 6.5x from 10,000 to 65,000).
-    let bound = |n0: f64, n1: f64| 1.5 * n1.log2() / n0.log2();
+    let bound = |n0: f64, n1: f64| 1.5 * log2(n1) / log2(n0);
     for op in ["mmap_munmap_1p", "mprotect_merge_split"] {
         let (Some(b), Some(m), Some(l)) = (
             get(op),
@@ -1285,4 +1324,32 @@ fn fuzz_engine_only(seed: &Seed, total: u64, ctx: &Ctx) -> (u64, f64) {
         run += 1;
     }
     (done, ctx.since(t0) as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_without_libm_matches_std() {
+        for x in [
+            1.0, 2.0, 3.0, 10.0, 1000.0, 10_000.0, 65_536.0, 65_000.0, 0.3, 1e12,
+        ] {
+            assert!(
+                (log2(x) - x.log2()).abs() < 1e-9,
+                "{x}: {} vs {}",
+                log2(x),
+                x.log2()
+            );
+        }
+    }
+
+    #[test]
+    fn four_significant_digits() {
+        assert_eq!(sig4(123_456.0), 123_500.0);
+        assert_eq!(sig4(0.012_345_6), 0.012_35);
+        assert_eq!(sig4(-9.999_9), -10.0);
+        assert_eq!(sig4(1.0), 1.0);
+        assert_eq!(sig4(0.0), 0.0);
+    }
 }

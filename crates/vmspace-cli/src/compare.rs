@@ -45,8 +45,8 @@ pub fn normalize_maps(text: &str) -> String {
 /// as they appear, and kept across calls).
 #[derive(Debug, Default)]
 pub struct MapsMatcher {
-    e2k: HashMap<u64, u64>,
-    k2e: HashMap<u64, u64>,
+    e2k: FrameMap,
+    k2e: FrameMap,
 }
 
 impl MapsMatcher {
@@ -97,13 +97,14 @@ impl MapsMatcher {
             return a == b;
         }
         match (self.e2k.get(&ai), self.k2e.get(&bi)) {
-            (Some(&k), _) if k != bi => false,
-            (_, Some(&e)) if e != ai => false,
-            _ => {
+            (Some(&k), Some(&e)) => k == bi && e == ai,
+            (None, None) => {
                 self.e2k.insert(ai, bi);
                 self.k2e.insert(bi, ai);
                 true
             }
+            // One side's object is known, paired with another.
+            _ => false,
         }
     }
 }
@@ -126,14 +127,14 @@ fn is_shmem_line(line: &str) -> bool {
 /// Split a maps line into (everything before the inode, the inode, everything after).
 fn split_inode(line: &str) -> Option<(&str, u64, &str)> {
     // The inode is the fifth space-separated field.
-    let mut spaces = line.match_indices(' ').map(|(i, _)| i);
-    let _ = spaces.next()?;
-    let _ = spaces.next()?;
-    let _ = spaces.next()?;
-    let before = spaces.next()?;
-    let after = line[before + 1..]
-        .find(' ')
-        .map_or(line.len(), |i| before + 1 + i);
+    let b = line.as_bytes();
+    let mut spaces = b
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == b' ')
+        .map(|(i, _)| i);
+    let before = spaces.nth(3)?;
+    let after = spaces.next().unwrap_or(line.len());
     let inode = line[before + 1..after].parse().ok()?;
     Some((&line[..before], inode, &line[after..]))
 }
