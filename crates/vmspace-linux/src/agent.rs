@@ -216,9 +216,9 @@ fn serve() -> ! {
             },
             Request::Exit => sys::exit_now(0),
         };
-        respond(&resp);
-        if let Response::Bytes { len } = resp {
-            write_all(&buf[..len as usize]);
+        match resp {
+            Response::Bytes { len } => respond_with(&resp, &buf[..len as usize]),
+            _ => respond(&resp),
         }
     }
 }
@@ -269,6 +269,28 @@ fn write_all(buf: &[u8]) {
 
 fn respond(r: &Response) {
     write_all(&r.encode());
+}
+
+/// The response and the bytes that follow it in one write, so that the parent wakes
+/// once for both.
+fn respond_with(r: &Response, data: &[u8]) {
+    let head = r.encode();
+    let n = loop {
+        let n = sys::write_fd2(RESP_FD, &head, data);
+        if n != -(libc::EINTR as isize) {
+            break n;
+        }
+    };
+    if n <= 0 {
+        sys::exit_now(0);
+    }
+    let n = n as usize;
+    if n < head.len() {
+        write_all(&head[n..]);
+        write_all(data);
+    } else {
+        write_all(&data[n - head.len()..]);
+    }
 }
 
 #[cfg(test)]

@@ -86,6 +86,8 @@ pub struct LiveBackend {
     proc_files: std::cell::RefCell<Vec<(&'static str, File)>>,
     /// A reusable read buffer.
     proc_buf: std::cell::RefCell<Vec<u8>>,
+    /// The buffer a request and its payload are written from.
+    send_buf: Vec<u8>,
     timeout: Duration,
     seed: Seed,
     rlimits: Rlimits,
@@ -138,6 +140,7 @@ impl LiveBackend {
             pagemap: None,
             proc_files: Default::default(),
             proc_buf: Default::default(),
+            send_buf: Vec::new(),
             timeout,
             seed: Seed::default(),
             rlimits: Rlimits::default(),
@@ -473,10 +476,16 @@ impl LiveBackend {
     ) -> Result<Response, LiveError> {
         let deadline = Instant::now() + self.timeout;
         let mut frame = [0u8; RESP_BYTES];
+        // The request and its payload in one write: two would wake the agent twice (it
+        // reads the request, then sleeps again until the payload comes).
+        let mut msg = std::mem::take(&mut self.send_buf);
+        msg.clear();
+        msg.extend_from_slice(&req.encode());
+        msg.extend_from_slice(payload);
         let sent = self
-            .send(&req.encode(), deadline)
-            .and_then(|()| self.send(payload, deadline))
+            .send(&msg, deadline)
             .and_then(|()| self.recv(&mut frame, deadline));
+        self.send_buf = msg;
         if let Err(stall) = sent {
             return Err(self.fail(stall, &describe(op)));
         }

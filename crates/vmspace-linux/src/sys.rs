@@ -327,6 +327,24 @@ pub(crate) fn write_fd(fd: i32, buf: &[u8]) -> isize {
     if r < 0 { -(errno() as isize) } else { r }
 }
 
+/// `writev(fd, [a, b])`: the raw result (bytes written, or `-errno`).
+pub(crate) fn write_fd2(fd: i32, a: &[u8], b: &[u8]) -> isize {
+    let iov = [
+        libc::iovec {
+            iov_base: a.as_ptr() as *mut c_void,
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut c_void,
+            iov_len: b.len(),
+        },
+    ];
+    // SAFETY: both iovecs describe buffers we borrow for the duration of the call, and
+    // writev only reads from them.
+    let r = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+    if r < 0 { -(errno() as isize) } else { r }
+}
+
 fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
