@@ -213,21 +213,40 @@ type FrameMap = HashMap<u64, u64, std::hash::BuildHasherDefault<FrameHasher>>;
 /// Do the two page-state vectors have the same presence and the same frame-sharing
 /// structure? (One pass; a bijection between the two sides' frame numbers.)
 pub fn pages_agree(engine: &[PageState], kernel: &[PageState]) -> bool {
-    let n = engine.len().min(kernel.len());
-    let mut e2k = FrameMap::with_capacity_and_hasher(n, Default::default());
-    let mut k2e = FrameMap::with_capacity_and_hasher(n, Default::default());
-    for (e, k) in engine.iter().zip(kernel) {
-        match (e, k) {
-            (PageState::Absent, PageState::Absent) => {}
-            (PageState::Present(a), PageState::Present(b)) => {
-                if *e2k.entry(*a).or_insert(*b) != *b || *k2e.entry(*b).or_insert(*a) != *a {
-                    return false;
-                }
-            }
-            _ => return false,
+    FramePairing::default().agree(engine, kernel)
+}
+
+/// The check of [`pages_agree`] with its tables kept between calls, so that a caller
+/// comparing after every operation does not allocate them each time.
+#[derive(Debug, Default)]
+pub struct FramePairing {
+    e2k: FrameMap,
+    k2e: FrameMap,
+}
+
+impl FramePairing {
+    /// [`pages_agree`].
+    pub fn agree(&mut self, engine: &[PageState], kernel: &[PageState]) -> bool {
+        if engine.len() != kernel.len() {
+            return false;
         }
+        self.e2k.clear();
+        self.k2e.clear();
+        for (e, k) in engine.iter().zip(kernel) {
+            match (e, k) {
+                (PageState::Absent, PageState::Absent) => {}
+                (PageState::Present(a), PageState::Present(b)) => {
+                    if *self.e2k.entry(*a).or_insert(*b) != *b
+                        || *self.k2e.entry(*b).or_insert(*a) != *a
+                    {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
     }
-    engine.len() == kernel.len()
 }
 
 /// Describe the first page where two page-state vectors disagree.
@@ -236,7 +255,17 @@ pub fn pages_disagreement(
     engine: &[PageState],
     kernel: &[PageState],
 ) -> Option<String> {
-    if pages_agree(engine, kernel) {
+    pages_disagreement_with(&mut FramePairing::default(), addrs, engine, kernel)
+}
+
+/// [`pages_disagreement`] with the tables of `pairing`.
+pub fn pages_disagreement_with(
+    pairing: &mut FramePairing,
+    addrs: &[u64],
+    engine: &[PageState],
+    kernel: &[PageState],
+) -> Option<String> {
+    if pairing.agree(engine, kernel) {
         return None;
     }
     let ec = frame_classes(engine);

@@ -95,6 +95,13 @@ pub struct Differ<'a> {
     was_locked: bool,
     /// The engine's maps text as last rendered, with its VMA generation.
     engine_maps: Option<(u64, String)>,
+    /// The engine's VMA ranges, with the VMA generation they were listed at.
+    vma_ranges: (Option<u64>, Vec<(u64, u64)>),
+    /// The tables of the frame-sharing comparison.
+    pairing: compare::FramePairing,
+    /// The kernel's maps text at the last comparison that agreed, with the engine's
+    /// VMA generation then.
+    last_kmaps: Option<(u64, String)>,
 }
 
 impl fmt::Debug for Differ<'_> {
@@ -127,6 +134,9 @@ impl<'a> Differ<'a> {
             timing: Default::default(),
             was_locked,
             engine_maps: None,
+            vma_ranges: (None, Vec::new()),
+            pairing: compare::FramePairing::default(),
+            last_kmaps: None,
         }
     }
 
@@ -229,7 +239,13 @@ impl<'a> Differ<'a> {
             let emaps = self.engine_maps.as_ref().map_or("", |(_, t)| t.as_str());
             t3 = std::time::Instant::now();
             self.timing[2] += t3 - t2;
-            if !self.matcher.same(emaps, &kmaps) {
+            // The same kernel text as at the last comparison, with the same engine
+            // text, agrees as it did then.
+            let unchanged = self
+                .last_kmaps
+                .as_ref()
+                .is_some_and(|(g, k)| *g == generation && *k == kmaps);
+            if !unchanged && !self.matcher.same(emaps, &kmaps) {
                 let (kn, en) = (
                     compare::normalize_maps(&kmaps),
                     compare::normalize_maps(emaps),
@@ -241,6 +257,7 @@ impl<'a> Differ<'a> {
                     Some(compare::maps_diff(&en, &kn)),
                 );
             }
+            self.last_kmaps = Some((generation, kmaps));
         } else {
             t3 = std::time::Instant::now();
         }
@@ -388,12 +405,20 @@ impl<'a> Differ<'a> {
     /// (outside them both sides have no page-table entries by construction) and
     /// outside the seeded process's own mappings.
     fn compare_pages(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
-        // The maps texts agree at this point, so the engine's VMAs are the kernel's.
-        let vmas: Vec<(u64, u64)> = self.engine.vmas().map(|v| (v.start, v.end)).collect();
+        // The maps texts agree at this point, so the engine's VMAs are the kernel's
+        // (listed again only when they changed).
+        let generation = self.engine.vma_generation();
+        if self.vma_ranges.0 != Some(generation) {
+            self.vma_ranges = (
+                Some(generation),
+                self.engine.vmas().map(|v| (v.start, v.end)).collect(),
+            );
+        }
+        let vmas = &self.vma_ranges.1;
         let mut runs = Vec::new();
         let mut budget = self.max_compare_pages;
         'outer: for &(ts, te) in ranges {
-            for &(vs, ve) in &vmas {
+            for &(vs, ve) in vmas {
                 let s = ts.max(vs);
                 let e = te.min(ve);
                 if s < e && !self.opaque.iter().any(|&(a, b)| s < b && a < e) {
@@ -432,6 +457,11 @@ impl<'a> Differ<'a> {
             }
             i = j;
         }
-        Ok(compare::pages_disagreement(&addrs, &es, &ks))
+        Ok(compare::pages_disagreement_with(
+            &mut self.pairing,
+            &addrs,
+            &es,
+            &ks,
+        ))
     }
 }

@@ -698,24 +698,30 @@ impl LiveBackend {
             .find(|(n, _)| *n == file)
             .expect("inserted above")
             .1;
+        // The buffer keeps its length between calls (it only grows), so that it is not
+        // cleared for every read.
         let mut buf = std::mem::take(&mut *self.proc_buf.borrow_mut());
-        buf.clear();
         let mut off = 0;
-        loop {
-            buf.resize(off + CHUNK, 0);
-            let n = f.read_at(&mut buf[off..], off as u64).map_err(err)?;
-            off += n;
-            if n == 0 || procfs::read_is_complete(file, &buf[..off], n, CHUNK) {
-                break;
+        let result = loop {
+            if buf.len() < off + CHUNK {
+                buf.resize(off + CHUNK, 0);
             }
-        }
-        buf.truncate(off);
-        let text = match std::str::from_utf8(&buf) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(&buf).into_owned(),
+            match f.read_at(&mut buf[off..off + CHUNK], off as u64) {
+                Ok(n) => {
+                    off += n;
+                    if n == 0 || procfs::read_is_complete(file, &buf[..off], n, CHUNK) {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(err(e)),
+            }
         };
+        let text = result.map(|()| match std::str::from_utf8(&buf[..off]) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(&buf[..off]).into_owned(),
+        });
         *self.proc_buf.borrow_mut() = buf;
-        Ok(text)
+        text
     }
 
     /// Raw pagemap entries of `npages` pages from `start`.
