@@ -118,6 +118,12 @@ impl GapIndex {
         if self.update(self.root, key, gap) {
             return;
         }
+        self.insert_new(key, gap);
+    }
+
+    /// Insert `key`, which is not in the index, with the gap below it (one descent
+    /// fewer than [`set`](Self::set)).
+    pub(crate) fn insert_new(&mut self, key: u64, gap: u64) {
         let node = Node {
             key,
             gap,
@@ -164,23 +170,30 @@ impl GapIndex {
         t
     }
 
+    /// Set the gap of `key` in subtree `t` if the key is there; whether it was. The
+    /// maxima on the path are recomputed only when the gap changed.
     fn update(&mut self, t: u32, key: u64, gap: u64) -> bool {
+        self.update_changed(t, key, gap).is_some()
+    }
+
+    /// `None`: not found; `Some(changed)`.
+    fn update_changed(&mut self, t: u32, key: u64, gap: u64) -> Option<bool> {
         if t == NIL {
-            return false;
+            return None;
         }
         let k = self.nodes[t as usize].key;
-        let found = if key == k {
-            self.nodes[t as usize].gap = gap;
-            true
+        let changed = if key == k {
+            let old = core::mem::replace(&mut self.nodes[t as usize].gap, gap);
+            old != gap
         } else if key < k {
-            self.update(self.nodes[t as usize].left, key, gap)
+            self.update_changed(self.nodes[t as usize].left, key, gap)?
         } else {
-            self.update(self.nodes[t as usize].right, key, gap)
+            self.update_changed(self.nodes[t as usize].right, key, gap)?
         };
-        if found {
+        if changed {
             self.fix(t);
         }
-        found
+        Some(changed)
     }
 
     /// Remove `key` if present.
@@ -218,6 +231,7 @@ impl GapIndex {
     }
 
     /// The gap recorded below `key`.
+    #[cfg(test)]
     pub(crate) fn get(&self, key: u64) -> Option<u64> {
         let mut t = self.root;
         while t != NIL {

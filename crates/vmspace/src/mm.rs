@@ -270,22 +270,39 @@ impl Mm {
     pub(crate) fn insert_vma(&mut self, vma: Vma) {
         self.stat_account(vma.vm_flags, vma.pages() as i64);
         self.obj_ref(vma.backing, 1);
-        let start = vma.start;
+        let (start, end) = (vma.start, vma.end);
         let prev = self.vmas.insert(start, vma);
         debug_assert!(prev.is_none());
-        self.gap_refresh(start);
-        self.gap_refresh_after(start);
+        self.gaps_around_new(start, end);
+    }
+
+    /// Record the gaps on both sides of the new VMA `[start, end)`: below it (down to
+    /// the previous VMA's end; its key is new to the index) and below the next VMA.
+    fn gaps_around_new(&mut self, start: u64, end: u64) {
+        let prev_end = self
+            .vmas
+            .range(..start)
+            .next_back()
+            .map_or(0, |(_, v)| v.end);
+        self.gaps.insert_new(start, start - prev_end);
+        let next = self
+            .vmas
+            .range((
+                core::ops::Bound::Excluded(start),
+                core::ops::Bound::Unbounded,
+            ))
+            .next()
+            .map(|(&k, _)| k);
+        if let Some(k) = next {
+            self.gaps.set(k, k - end);
+        }
     }
 
     /// Recompute the gap below the VMA starting at `key` (if there is one).
     fn gap_refresh(&mut self, key: u64) {
         if self.vmas.contains_key(&key) {
             let prev_end = self.vmas.range(..key).next_back().map_or(0, |(_, v)| v.end);
-            let gap = key - prev_end;
-            // Most refreshes find the gap unchanged: a read-only lookup is cheaper.
-            if self.gaps.get(key) != Some(gap) {
-                self.gaps.set(key, gap);
-            }
+            self.gaps.set(key, key - prev_end);
         }
     }
 
@@ -300,7 +317,13 @@ impl Mm {
             .next()
             .map(|(&k, _)| k);
         if let Some(k) = next {
-            self.gap_refresh(k);
+            // The VMA before `k` is the last one starting at or below `addr`.
+            let prev_end = self
+                .vmas
+                .range(..=addr)
+                .next_back()
+                .map_or(0, |(_, v)| v.end);
+            self.gaps.set(k, k - prev_end);
         }
     }
 
@@ -403,7 +426,8 @@ impl Mm {
         self.generation = self.generation.wrapping_add(1);
         self.obj_ref(upper.backing, 1);
         self.vmas.insert(at, upper);
-        self.gap_refresh(at);
+        // The upper part starts where the lower one now ends: no gap below it.
+        self.gaps.insert_new(at, 0);
         Ok(at)
     }
 
@@ -656,28 +680,29 @@ impl Mm {
     /// `do_vmi_munmap` on a page-aligned range: unmap whatever lies in `[start, end)`,
     /// splitting VMAs at the edges.
     pub(crate) fn do_munmap(&mut self, start: u64, end: u64) -> SysResult<()> {
-        let Some(first) = self.find_vma(start).cloned() else {
+        let Some((first_start, first_end)) = self.find_vma(start).map(|v| (v.start, v.end)) else {
             return Ok(());
         };
-        if first.start >= end {
+        if first_start >= end {
             return Ok(());
         }
-        if start > first.start {
-            if end < first.end && self.map_count() >= self.cfg.max_map_count {
+        if start > first_start {
+            if end < first_end && self.map_count() >= self.cfg.max_map_count {
                 bail!(
                     ENOMEM,
                     "vms_gather_munmap_vmas: split would exceed max_map_count"
                 );
             }
-            self.split_vma_nocheck(first.start, start)?;
+            self.split_vma_nocheck(first_start, start)?;
         }
-        let keys = self.keys_in(start, end);
-        if let Some(&last) = keys.last()
-            && self.vma(last).end > end
+        // No VMA straddles `start` now; the last one below `end` may straddle `end`.
+        if let Some((&last, v)) = self.vmas.range(..end).next_back()
+            && last >= start
+            && v.end > end
         {
             self.split_vma_nocheck(last, end)?;
         }
-        for k in self.keys_in(start, end) {
+        while let Some((&k, _)) = self.vmas.range(start..end).next() {
             self.unmap_whole_vma(k);
         }
         Ok(())
