@@ -276,6 +276,25 @@ impl Mm {
         self.gaps_around_new(start, end);
     }
 
+    /// [`insert_vma`](Self::insert_vma) when the neighbours are known (from a
+    /// [`merge_new`](Self::merge_new) that found nothing to merge with), which saves
+    /// looking them up again.
+    pub(crate) fn insert_vma_between(&mut self, vma: Vma, nb: Option<Neighbours>) {
+        let Some(nb) = nb else {
+            return self.insert_vma(vma);
+        };
+        self.stat_account(vma.vm_flags, vma.pages() as i64);
+        self.obj_ref(vma.backing, 1);
+        let (start, end) = (vma.start, vma.end);
+        debug_assert!(nb.prev_end <= start && nb.next_start.is_none_or(|n| n >= end));
+        let prev = self.vmas.insert(start, vma);
+        debug_assert!(prev.is_none());
+        self.gaps.insert_new(start, start - nb.prev_end);
+        if let Some(k) = nb.next_start {
+            self.gaps.set(k, k - end);
+        }
+    }
+
     /// Record the gaps on both sides of the new VMA `[start, end)`: below it (down to
     /// the previous VMA's end; its key is new to the index) and below the next VMA.
     fn gaps_around_new(&mut self, start: u64, end: u64) {
@@ -456,7 +475,9 @@ impl Mm {
 
     /// `vma_merge_new_range`: try to place a new mapping `[start, end)` with the given
     /// attributes by extending a neighbour instead of inserting a VMA. Returns the
-    /// start key of the merged VMA.
+    /// start key of the merged VMA, or, when nothing merged, the neighbours it looked
+    /// at (`None` for special mappings, which are not looked at), for
+    /// [`insert_vma_between`](Self::insert_vma_between).
     pub(crate) fn merge_new(
         &mut self,
         start: u64,
@@ -465,12 +486,18 @@ impl Mm {
         backing: Backing,
         pgoff: u64,
         anon: Option<AnonId>,
-    ) -> Option<u64> {
+    ) -> Result<u64, Option<Neighbours>> {
         if flags.intersects(VmFlags::SPECIAL) {
-            return None;
+            return Err(None);
         }
-        let prev = self.vma_before(start).filter(|p| p.end == start).cloned();
-        let next = self.vma_from(end).filter(|n| n.start == end).cloned();
+        let before = self.vma_before(start);
+        let after = self.vma_from(end);
+        let nb = Neighbours {
+            prev_end: before.map_or(0, |v| v.end),
+            next_start: after.map(|v| v.start),
+        };
+        let prev = before.filter(|p| p.end == start).cloned();
+        let next = after.filter(|n| n.start == end).cloned();
         let npages = pages(end - start);
         let left = prev.as_ref().is_some_and(|p| {
             Self::is_mergeable(p, flags, backing)
@@ -484,7 +511,7 @@ impl Mm {
                 && (!left || Self::anon_compatible(prev.as_ref().and_then(|p| p.anon), n.anon))
         });
         match (left, right) {
-            (false, false) => None,
+            (false, false) => Err(Some(nb)),
             (true, r) => {
                 let p = prev.expect("left merge has a prev");
                 let mut new_end = end;
@@ -499,12 +526,12 @@ impl Mm {
                     v.end = new_end;
                     v.anon = merged_anon;
                 });
-                Some(p.start)
+                Ok(p.start)
             }
             (false, true) => {
                 let n = next.expect("right merge has a next");
                 let merged_anon = n.anon.or(anon);
-                Some(self.update_vma(n.start, |v| {
+                Ok(self.update_vma(n.start, |v| {
                     v.start = start;
                     v.pgoff = pgoff;
                     v.anon = merged_anon;
@@ -816,4 +843,13 @@ impl Mm {
             Backing::Foreign(id) => !self.foreign[id.0 as usize].special,
         }
     }
+}
+
+/// The VMAs around a free range `[start, end)`, as [`Mm::merge_new`] found them when it
+/// could not merge: the end of the last VMA below (0 if none) and the start of the
+/// first above.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Neighbours {
+    pub(crate) prev_end: u64,
+    pub(crate) next_start: Option<u64>,
 }

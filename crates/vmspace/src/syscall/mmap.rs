@@ -344,16 +344,19 @@ impl Mm {
             backing
         };
         let key = match self.merge_new(addr, end, vm_flags, backing, pgoff, None) {
-            Some(k) => k,
-            None => {
-                self.insert_vma(Vma {
-                    start: addr,
-                    end,
-                    vm_flags,
-                    pgoff,
-                    backing,
-                    anon: None,
-                });
+            Ok(k) => k,
+            Err(nb) => {
+                self.insert_vma_between(
+                    Vma {
+                        start: addr,
+                        end,
+                        vm_flags,
+                        pgoff,
+                        backing,
+                        anon: None,
+                    },
+                    nb,
+                );
                 addr
             }
         };
