@@ -707,6 +707,17 @@ impl Mm {
     /// `do_vmi_munmap` on a page-aligned range: unmap whatever lies in `[start, end)`,
     /// splitting VMAs at the edges.
     pub(crate) fn do_munmap(&mut self, start: u64, end: u64) -> SysResult<()> {
+        // The last VMA starting below `end`: if it ends at or below `start`, nothing is
+        // in the range; if it is exactly the range, it goes without splits or a search.
+        match self.vmas.range(..end).next_back() {
+            None => return Ok(()),
+            Some((_, v)) if v.end <= start => return Ok(()),
+            Some((&k, v)) if k == start && v.end == end => {
+                self.unmap_whole_vma(k);
+                return Ok(());
+            }
+            Some(_) => {}
+        }
         let Some((first_start, first_end)) = self.find_vma(start).map(|v| (v.start, v.end)) else {
             return Ok(());
         };
