@@ -143,11 +143,21 @@ pub struct Generator {
 impl Generator {
     /// A generator for a process seeded from `seed`.
     pub fn new(rng_seed: u64, seed: &Seed, weights: Weights) -> Self {
-        let forbidden: Vec<(u64, u64)> = seed
+        // The seeded process's mappings, as sorted disjoint ranges with adjacent ones
+        // joined (the safety check scans them for every operation).
+        let mut ranges: Vec<(u64, u64)> = seed
             .vmas
             .iter()
             .map(|v| (v.line.start, v.line.end))
             .collect();
+        ranges.sort_unstable();
+        let mut forbidden: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match forbidden.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => forbidden.push((a, b)),
+            }
+        }
         let frontier = seed
             .vmas
             .iter()

@@ -327,7 +327,15 @@ impl Mm {
         while va < end.min(vma.end) {
             // FOLL_FORCE: a read-only private mapping is populated with reads.
             let access = if write { Access::Write } else { Access::Read };
-            if self.pt.get(va).is_none() || write {
+            let needs_fault = match self.pt.get(va) {
+                None => true,
+                // A write to an exclusive anonymous page is no fault (handle_fault would
+                // return it unchanged): only shared, zero or cache pages need one.
+                Some(fr) => {
+                    write && !(self.frames.kind(fr) == FrameKind::Anon && self.frames.refs(fr) == 1)
+                }
+            };
+            if needs_fault {
                 self.handle_fault(va, access)?;
             }
             va += PAGE_SIZE;

@@ -83,7 +83,13 @@ pub(crate) struct PageTable {
     tables: u64,
     /// Entries and table pointers touched by moves (for tests and benchmarks).
     pub(crate) move_visits: u64,
+    /// Emptied PTE tables kept for reuse (all entries 0), so that a table freed and
+    /// needed again soon is not allocated and zeroed again. At most [`SPARE_LEAVES`].
+    spare: alloc::vec::Vec<Leaf>,
 }
+
+/// How many emptied PTE tables [`PageTable`] keeps for reuse (2 KiB each).
+const SPARE_LEAVES: usize = 16;
 
 /// Iterate the half-open range `[start, end)` in steps that stop at multiples of `step`.
 fn chunks(start: u64, end: u64, step: u64) -> impl Iterator<Item = (u64, u64)> {
@@ -122,6 +128,7 @@ impl PageTable {
             present: 0,
             tables: 0,
             move_visits: 0,
+            spare: alloc::vec::Vec::new(),
         }
     }
 
@@ -156,9 +163,10 @@ impl PageTable {
     /// The PTE table covering `va`, created (with the tables above it) if missing.
     fn leaf_or_new(&mut self, va: u64) -> &mut Leaf {
         let tables = &mut self.tables;
+        let spare = &mut self.spare;
         pmd_in(&mut self.root, tables, va).child_or_new(idx(va, PMD_SHIFT), || {
             *tables += 1;
-            Leaf::new()
+            spare.pop().unwrap_or_else(Leaf::new)
         })
     }
 
@@ -238,7 +246,12 @@ impl PageTable {
                         va += PAGE_SIZE;
                     }
                     if leaf.used == 0 {
-                        pmd.take(i3);
+                        if let Some(empty) = pmd.take(i3)
+                            && self.spare.len() < SPARE_LEAVES
+                        {
+                            debug_assert!(empty.e.iter().all(|&f| f == 0));
+                            self.spare.push(*empty);
+                        }
                         self.tables -= 1;
                     }
                 }
