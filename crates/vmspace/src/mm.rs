@@ -740,7 +740,9 @@ impl Mm {
         {
             self.split_vma_nocheck(last, end)?;
         }
-        while let Some((&k, _)) = self.vmas.range(start..end).next() {
+        // One walk for the keys (a search per removed VMA would cost a descent each).
+        let keys: alloc::vec::Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
             self.unmap_whole_vma(k);
         }
         Ok(())

@@ -308,7 +308,8 @@ impl Mm {
         // Tear down the old mappings (their charge moves to the new one). After the
         // gather, the VMAs in the range are exactly those starting in it.
         if nr_pages > 0 {
-            while let Some((&k, _)) = self.vmas.range(addr..end).next() {
+            let keys: alloc::vec::Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+            for k in keys {
                 self.unmap_whole_vma(k);
             }
         }
