@@ -12,6 +12,13 @@
 //! A block filled by appends (VMAs built in address order) is split so that the full
 //! part stays full, which keeps the index at about 16 bytes per VMA.
 //!
+//! Costs, for n keys: a search reads at most n / (BLOCK * GROUP) group maxima, GROUP
+//! block maxima and 2 * BLOCK entries; at `vm.max_map_count`'s default of 65,530 that is
+//! at most 16, 32 and 256. An update is a binary search over the n / BLOCK first keys
+//! and a shift inside one block; a split or a merge (one per about BLOCK / 2 updates at
+//! worst) also shifts the per-block vectors and recomputes the group maxima, which is
+//! linear in n / BLOCK (about 512 entries at 65,530 keys).
+//!
 //! # Linux
 //! The maple tree keeps the same information in its nodes (`mas_empty_area_rev` walks
 //! its gap metadata); this is the engine's equivalent for `unmapped_area_topdown`.
