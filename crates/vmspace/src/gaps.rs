@@ -164,14 +164,28 @@ impl GapIndex {
         }
     }
 
-    /// Remove `key` if present.
-    pub(crate) fn remove(&mut self, key: u64) {
+    /// The first key above `key`, with its gap.
+    pub(crate) fn successor(&self, key: u64) -> Option<(u64, u64)> {
         if self.blocks.is_empty() {
-            return;
+            return None;
+        }
+        let b = self.block_of(key);
+        let block = &self.blocks[b];
+        let i = block.partition_point(|e| e.0 <= key);
+        match block.get(i) {
+            Some(&e) => Some(e),
+            None => self.blocks.get(b + 1).map(|next| next[0]),
+        }
+    }
+
+    /// Remove `key` if present; its gap.
+    pub(crate) fn remove(&mut self, key: u64) -> Option<u64> {
+        if self.blocks.is_empty() {
+            return None;
         }
         let b = self.block_of(key);
         let Ok(i) = self.blocks[b].binary_search_by_key(&key, |e| e.0) else {
-            return;
+            return None;
         };
         self.len -= 1;
         let (_, gap) = self.blocks[b].remove(i);
@@ -180,18 +194,19 @@ impl GapIndex {
             self.firsts.remove(b);
             self.maxes.remove(b);
             self.fix_groups();
-            return;
+            return Some(gap);
         }
         if i == 0 {
             self.firsts[b] = self.blocks[b][0].0;
         }
         if self.blocks[b].len() < MERGE_BELOW && self.merge_around(b) {
-            return;
+            return Some(gap);
         }
         if gap == self.maxes[b] {
             let m = Self::block_max(&self.blocks[b]);
             self.set_block_max(b, m);
         }
+        Some(gap)
     }
 
     /// Merge the small block `b` into a neighbour with room; whether it was merged.
@@ -313,8 +328,7 @@ mod tests {
             let key = rnd() % 2000;
             match rnd() % 3 {
                 0 => {
-                    g.remove(key);
-                    m.remove(&key);
+                    assert_eq!(g.remove(key), m.remove(&key));
                 }
                 _ => {
                     let gap = rnd() % 100;
@@ -332,6 +346,10 @@ mod tests {
             assert_eq!(g.highest_fit(bound, len), want);
             assert_eq!(g.len(), m.len());
             assert_eq!(g.get(key), m.get(&key).copied());
+            assert_eq!(
+                g.successor(bound),
+                m.range(bound + 1..).next().map(|(&k, &v)| (k, v))
+            );
             assert!(g.maxima_consistent());
         }
         assert_eq!(g.entries(), m.into_iter().collect::<Vec<_>>());
@@ -346,6 +364,10 @@ mod tests {
         let mut m: BTreeMap<u64, u64> = BTreeMap::new();
         let check = |g: &GapIndex, m: &BTreeMap<u64, u64>, step: u64| {
             assert!(g.maxima_consistent(), "step {step}");
+            for probe in [0, step * 10, step * 10 + 5, u64::MAX - 1] {
+                let want = m.range(probe + 1..).next().map(|(&k, &v)| (k, v));
+                assert_eq!(g.successor(probe), want, "step {step} probe {probe}");
+            }
             for (bound, len) in [
                 (0, 0),
                 (u64::MAX, 0),

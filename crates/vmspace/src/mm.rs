@@ -298,6 +298,13 @@ impl Mm {
     /// Record the gaps on both sides of the new VMA `[start, end)`: below it (down to
     /// the previous VMA's end; its key is new to the index) and below the next VMA.
     fn gaps_around_new(&mut self, start: u64, end: u64) {
+        // The next VMA's gap spans the new one's range: it reaches down to the end of
+        // the VMA below (the index does not hold the new key yet).
+        if let Some((next, gap)) = self.gaps.successor(start) {
+            self.gaps.insert_new(start, start - (next - gap));
+            self.gaps.set(next, next - end);
+            return;
+        }
         let prev_end = self
             .vmas
             .range(..start)
@@ -349,8 +356,16 @@ impl Mm {
     /// Remove a VMA (the page table is not touched) and unaccount it.
     pub(crate) fn remove_vma(&mut self, key: u64) -> Vma {
         let vma = self.vmas.remove(&key).expect("removing an existing VMA");
-        self.gaps.remove(key);
-        self.gap_refresh_after(key);
+        // The next VMA's gap now reaches down to where the removed one's began: to the
+        // end of the VMA below it, `key - gap`.
+        match self.gaps.remove(key) {
+            Some(gap) => {
+                if let Some((next, _)) = self.gaps.successor(key) {
+                    self.gaps.set(next, next - (key - gap));
+                }
+            }
+            None => self.gap_refresh_after(key),
+        }
         self.stat_account(vma.vm_flags, -(vma.pages() as i64));
         self.obj_ref(vma.backing, -1);
         self.maybe_free_object(vma.backing);
@@ -369,8 +384,11 @@ impl Mm {
             *slot = vma;
             self.stat_account(old_flags, -(old_pages as i64));
             self.stat_account(new_flags, new_pages as i64);
-            if new_end != old_end {
-                self.gap_refresh_after(key);
+            if new_end != old_end
+                && let Some((next, _)) = self.gaps.successor(key)
+            {
+                // No VMA lies between this one and the next.
+                self.gaps.set(next, next - new_end);
             }
             return key;
         }
