@@ -449,17 +449,23 @@ fn sig4(x: f64) -> f64 {
         return x;
     }
     // The decimal exponent, counted rather than taken from log10 (see `log2`).
-    let (mut a, mut e) = (x.abs(), 0i32);
-    while a >= 10.0 {
-        a /= 10.0;
-        e += 1;
-    }
-    while a < 1.0 {
-        a *= 10.0;
-        e -= 1;
-    }
+    let (_, e) = split_exponent(x.abs(), 10.0);
     let scale = 10f64.powi(3 - e);
     (x * scale).round() / scale
+}
+
+/// `x` (positive, finite) as `m * base^e` with `m` in `[1, base)`: `(m, e)`.
+fn split_exponent(x: f64, base: f64) -> (f64, i32) {
+    let (mut m, mut e) = (x, 0i32);
+    while m >= base {
+        m /= base;
+        e += 1;
+    }
+    while m < 1.0 {
+        m *= base;
+        e -= 1;
+    }
+    (m, e)
 }
 
 /// log2 of a positive, finite `x`, to within 2^-40, without libm.
@@ -470,15 +476,7 @@ fn sig4(x: f64) -> f64 {
 /// (`tests/agent_layout.rs` keeps it that way.)
 fn log2(x: f64) -> f64 {
     // x = m * 2^e with m in [1, 2); then the bits of log2(m) one by one, by squaring.
-    let (mut m, mut e) = (x, 0i32);
-    while m >= 2.0 {
-        m /= 2.0;
-        e += 1;
-    }
-    while m < 1.0 {
-        m *= 2.0;
-        e -= 1;
-    }
+    let (mut m, e) = split_exponent(x, 2.0);
     let (mut frac, mut bit) = (0.0, 0.5);
     for _ in 0..40 {
         m *= m;

@@ -305,23 +305,13 @@ impl Mm {
             self.gaps.set(next, next - end);
             return;
         }
+        // No key above: the new VMA is the highest.
         let prev_end = self
             .vmas
             .range(..start)
             .next_back()
             .map_or(0, |(_, v)| v.end);
         self.gaps.insert_new(start, start - prev_end);
-        let next = self
-            .vmas
-            .range((
-                core::ops::Bound::Excluded(start),
-                core::ops::Bound::Unbounded,
-            ))
-            .next()
-            .map(|(&k, _)| k);
-        if let Some(k) = next {
-            self.gaps.set(k, k - end);
-        }
     }
 
     /// Recompute the gap below the VMA starting at `key` (if there is one).
@@ -334,15 +324,8 @@ impl Mm {
 
     /// Recompute the gap below the first VMA starting above `addr`.
     fn gap_refresh_after(&mut self, addr: u64) {
-        let next = self
-            .vmas
-            .range((
-                core::ops::Bound::Excluded(addr),
-                core::ops::Bound::Unbounded,
-            ))
-            .next()
-            .map(|(&k, _)| k);
-        if let Some(k) = next {
+        // The index holds the same keys as the VMA map.
+        if let Some((k, _)) = self.gaps.successor(addr) {
             // The VMA before `k` is the last one starting at or below `addr`.
             let prev_end = self
                 .vmas
@@ -736,11 +719,22 @@ impl Mm {
             }
             Some(_) => {}
         }
+        if self.split_at_edges(start, end)? {
+            self.unmap_inside(start, end);
+        }
+        Ok(())
+    }
+
+    /// The gathering half of `vms_gather_munmap_vmas`: split the VMAs that straddle
+    /// `start` or `end` (refusing, as the kernel does, a split that would exceed
+    /// `max_map_count` when one VMA straddles both), so that every VMA meeting
+    /// `[start, end)` lies inside it. Whether any VMA meets the range.
+    pub(crate) fn split_at_edges(&mut self, start: u64, end: u64) -> SysResult<bool> {
         let Some((first_start, first_end)) = self.find_vma(start).map(|v| (v.start, v.end)) else {
-            return Ok(());
+            return Ok(false);
         };
         if first_start >= end {
-            return Ok(());
+            return Ok(false);
         }
         if start > first_start {
             if end < first_end && self.map_count() >= self.cfg.max_map_count {
@@ -758,12 +752,17 @@ impl Mm {
         {
             self.split_vma_nocheck(last, end)?;
         }
+        Ok(true)
+    }
+
+    /// Unmap every VMA that starts inside `[start, end)` (after
+    /// [`split_at_edges`](Self::split_at_edges), exactly those meeting the range).
+    pub(crate) fn unmap_inside(&mut self, start: u64, end: u64) {
         // One walk for the keys (a search per removed VMA would cost a descent each).
         let keys: alloc::vec::Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
             self.unmap_whole_vma(k);
         }
-        Ok(())
     }
 
     /// Remove a whole VMA: zap its pages, return its commit charge and locked pages.

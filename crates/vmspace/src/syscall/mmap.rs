@@ -249,28 +249,9 @@ impl Mm {
     /// Gather the VMAs a new mapping replaces: split at the edges of `[start, end)`.
     /// Returns (pages, accounted pages) inside the range.
     pub(crate) fn gather_for_replace(&mut self, start: u64, end: u64) -> SysResult<(u64, u64)> {
-        let Some((first_start, first_end)) = self.find_vma(start).map(|v| (v.start, v.end)) else {
-            return Ok((0, 0));
-        };
-        if first_start >= end {
+        if !self.split_at_edges(start, end)? {
             // Nothing in the range (the common case of a chosen address).
             return Ok((0, 0));
-        }
-        if start > first_start {
-            if end < first_end && self.map_count() >= self.cfg.max_map_count {
-                bail!(
-                    ENOMEM,
-                    "vms_gather_munmap_vmas: split would exceed max_map_count"
-                );
-            }
-            self.split_vma_nocheck(first_start, start)?;
-        }
-        // No VMA straddles `start` now; the last one below `end` may straddle `end`.
-        if let Some((&last, v)) = self.vmas.range(..end).next_back()
-            && last >= start
-            && v.end > end
-        {
-            self.split_vma_nocheck(last, end)?;
         }
         let (mut n, mut acct) = (0, 0);
         for v in self.vmas.range(start..end).map(|(_, v)| v) {
@@ -308,10 +289,7 @@ impl Mm {
         // Tear down the old mappings (their charge moves to the new one). After the
         // gather, the VMAs in the range are exactly those starting in it.
         if nr_pages > 0 {
-            let keys: alloc::vec::Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
-            for k in keys {
-                self.unmap_whole_vma(k);
-            }
+            self.unmap_inside(addr, end);
         }
         if vm_flags.contains(VmFlags::ACCOUNT) {
             self.committed += pglen;
