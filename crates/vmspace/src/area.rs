@@ -192,16 +192,17 @@ impl Mm {
         }
         // The free range that reaches up to `high`: above the last VMA starting
         // below it.
-        let Some((&top, v)) = self.vmas.range(..high).next_back() else {
+        let Some(v) = self.vmas.below(high) else {
             return Some((low, high));
         };
+        let top = v.start;
         let gs = v.end.max(low);
         if high > gs && high - gs >= length {
             return Some((gs, high));
         }
         // Then the gaps below VMAs, highest first. A gap that only fits unclipped
         // but not above `low` means nothing lower fits either.
-        let (key, gap) = self.gaps.highest_fit(top, length)?;
+        let (key, gap) = self.vmas.highest_fit(top, length)?;
         let gs = (key - gap).max(low);
         (key > gs && key - gs >= length).then_some((gs, key))
     }

@@ -3,7 +3,6 @@
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use crate::Mm;
 use crate::addr::{PAGE_SIZE, pages};
@@ -27,10 +26,7 @@ impl Mm {
         let mut prev_end = 0;
         let (mut total, mut data, mut exec, mut stack, mut locked) = (0, 0, 0, 0, 0u64);
         let mut obj_vmas: BTreeMap<u32, u32> = BTreeMap::new();
-        for (&k, v) in &self.vmas {
-            if k != v.start {
-                return Err(format!("VMA keyed {k:#x} starts at {:#x}", v.start));
-            }
+        for v in self.vmas.iter() {
             if v.start % PAGE_SIZE != 0 || v.end % PAGE_SIZE != 0 || v.end <= v.start {
                 return Err(format!(
                     "VMA {:#x}-{:#x} is not page-aligned and non-empty",
@@ -69,19 +65,8 @@ impl Mm {
                 }
             }
         }
-        // The gap index holds exactly the gap below every VMA.
-        let mut want = Vec::with_capacity(self.vmas.len());
-        let mut below = 0;
-        for v in self.vmas.values() {
-            want.push((v.start, v.start - below));
-            below = v.end;
-        }
-        if self.gaps.entries() != want {
-            return Err(String::from("the gap index disagrees with the VMAs"));
-        }
-        if !self.gaps.maxima_consistent() {
-            return Err(String::from("the gap index's subtree maxima are stale"));
-        }
+        // The index's order, gaps and summaries.
+        self.vmas.check()?;
         let counters = [
             ("total_vm", self.total_vm, total),
             ("data_vm", self.data_vm, data),

@@ -70,7 +70,7 @@ impl Mm {
         // Fix up the locked counter: what smaps says is locked.
         mm.locked_vm = mm
             .vmas
-            .values()
+            .iter()
             .filter(|v| v.vm_flags.contains(VmFlags::LOCKED))
             .map(|v| v.pages())
             .sum();

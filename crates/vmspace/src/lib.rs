@@ -22,7 +22,6 @@ pub mod error;
 mod fault;
 pub mod flags;
 pub mod frame;
-mod gaps;
 mod invariants;
 mod layout;
 pub mod maps;
@@ -34,6 +33,7 @@ pub mod seed;
 mod syscall;
 mod view;
 pub mod vma;
+mod vmaset;
 
 pub use config::{Config, Overcommit, Rlimit, Rlimits, ThpMode};
 pub use errno::Errno;

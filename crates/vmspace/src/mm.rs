@@ -24,6 +24,7 @@ use crate::pagetable::PageTable;
 use crate::vma::{
     AnonId, Backing, ForeignId, ObjId, Vma, is_data_mapping, is_exec_mapping, is_stack_mapping,
 };
+use crate::vmaset::VmaSet;
 
 /// A mapping the model did not create: a file of a seeded process or a special mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,10 +52,8 @@ pub(crate) enum Fd {
 #[derive(Debug)]
 pub struct Mm {
     pub(crate) cfg: Config,
-    /// VMAs keyed by start address.
-    pub(crate) vmas: BTreeMap<u64, Vma>,
-    /// The free gap below each VMA, indexed for the address search.
-    pub(crate) gaps: crate::gaps::GapIndex,
+    /// The VMAs in address order, with the free gap below each.
+    pub(crate) vmas: VmaSet,
     pub(crate) pt: PageTable,
     pub(crate) frames: Frames,
     pub(crate) objects: BTreeMap<ObjId, Object>,
@@ -108,8 +107,7 @@ impl Mm {
         }
         Self {
             cfg,
-            vmas: BTreeMap::new(),
-            gaps: crate::gaps::GapIndex::new(),
+            vmas: VmaSet::new(),
             pt: PageTable::new(),
             frames: Frames::new(store),
             objects: BTreeMap::new(),
@@ -154,7 +152,7 @@ impl Mm {
 
     /// The VMAs in address order.
     pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
-        self.vmas.values()
+        self.vmas.iter()
     }
 
     /// A number that changes whenever the VMA list (or anything else the maps text
@@ -187,48 +185,31 @@ impl Mm {
 
     /// `find_vma`: the first VMA that ends above `addr`.
     pub(crate) fn find_vma(&self, addr: u64) -> Option<&Vma> {
-        if let Some((_, v)) = self.vmas.range(..=addr).next_back()
-            && v.end > addr
-        {
-            return Some(v);
-        }
-        self.vmas
-            .range(addr.saturating_add(1)..)
-            .next()
-            .map(|(_, v)| v)
-            .filter(|v| v.start > addr)
+        self.vmas.find_vma(addr)
     }
 
     /// The VMA containing `addr`.
     pub(crate) fn vma_at(&self, addr: u64) -> Option<&Vma> {
-        self.vmas
-            .range(..=addr)
-            .next_back()
-            .map(|(_, v)| v)
-            .filter(|v| v.end > addr)
+        self.vmas.at_or_below(addr).filter(|v| v.end > addr)
     }
 
     /// The last VMA that starts below `addr`.
     pub(crate) fn vma_before(&self, addr: u64) -> Option<&Vma> {
-        self.vmas.range(..addr).next_back().map(|(_, v)| v)
+        self.vmas.below(addr)
     }
 
     /// The first VMA that starts at or after `addr`.
     pub(crate) fn vma_from(&self, addr: u64) -> Option<&Vma> {
-        self.vmas.range(addr..).next().map(|(_, v)| v)
+        self.vmas.from(addr)
     }
 
     /// Starts of the VMAs intersecting `[start, end)`.
     pub(crate) fn keys_in(&self, start: u64, end: u64) -> Vec<u64> {
         let mut keys = Vec::new();
-        if let Some(v) = self.vma_at(start) {
+        if let Some(v) = self.find_vma(start).filter(|v| v.start < start) {
             keys.push(v.start);
         }
-        for (&k, _) in self.vmas.range(start..end) {
-            if keys.last() != Some(&k) {
-                keys.push(k);
-            }
-        }
+        keys.extend(self.vmas.range(start, end).map(|v| v.start));
         keys
     }
 
@@ -238,7 +219,7 @@ impl Mm {
     }
 
     pub(crate) fn vma(&self, key: u64) -> &Vma {
-        &self.vmas[&key]
+        self.vmas.get(key).expect("a VMA starts at the key")
     }
 
     // ----- insert/remove with accounting ------------------------------------------------
@@ -270,122 +251,32 @@ impl Mm {
     pub(crate) fn insert_vma(&mut self, vma: Vma) {
         self.stat_account(vma.vm_flags, vma.pages() as i64);
         self.obj_ref(vma.backing, 1);
-        let (start, end) = (vma.start, vma.end);
-        let prev = self.vmas.insert(start, vma);
-        debug_assert!(prev.is_none());
-        self.gaps_around_new(start, end);
-    }
-
-    /// [`insert_vma`](Self::insert_vma) when the neighbours are known (from a
-    /// [`merge_new`](Self::merge_new) that found nothing to merge with), which saves
-    /// looking them up again.
-    pub(crate) fn insert_vma_between(&mut self, vma: Vma, nb: Option<Neighbours>) {
-        let Some(nb) = nb else {
-            return self.insert_vma(vma);
-        };
-        self.stat_account(vma.vm_flags, vma.pages() as i64);
-        self.obj_ref(vma.backing, 1);
-        let (start, end) = (vma.start, vma.end);
-        debug_assert!(nb.prev_end <= start && nb.next_start.is_none_or(|n| n >= end));
-        let prev = self.vmas.insert(start, vma);
-        debug_assert!(prev.is_none());
-        self.gaps.insert_new(start, start - nb.prev_end);
-        if let Some(k) = nb.next_start {
-            self.gaps.set(k, k - end);
-        }
-    }
-
-    /// Record the gaps on both sides of the new VMA `[start, end)`: below it (down to
-    /// the previous VMA's end; its key is new to the index) and below the next VMA.
-    fn gaps_around_new(&mut self, start: u64, end: u64) {
-        // The next VMA's gap spans the new one's range: it reaches down to the end of
-        // the VMA below (the index does not hold the new key yet).
-        if let Some((next, gap)) = self.gaps.successor(start) {
-            self.gaps.insert_new(start, start - (next - gap));
-            self.gaps.set(next, next - end);
-            return;
-        }
-        // No key above: the new VMA is the highest.
-        let prev_end = self
-            .vmas
-            .range(..start)
-            .next_back()
-            .map_or(0, |(_, v)| v.end);
-        self.gaps.insert_new(start, start - prev_end);
-    }
-
-    /// Recompute the gap below the VMA starting at `key` (if there is one).
-    fn gap_refresh(&mut self, key: u64) {
-        if self.vmas.contains_key(&key) {
-            let prev_end = self.vmas.range(..key).next_back().map_or(0, |(_, v)| v.end);
-            self.gaps.set(key, key - prev_end);
-        }
-    }
-
-    /// Recompute the gap below the first VMA starting above `addr`.
-    fn gap_refresh_after(&mut self, addr: u64) {
-        // The index holds the same keys as the VMA map.
-        if let Some((k, _)) = self.gaps.successor(addr) {
-            // The VMA before `k` is the last one starting at or below `addr`.
-            let prev_end = self
-                .vmas
-                .range(..=addr)
-                .next_back()
-                .map_or(0, |(_, v)| v.end);
-            self.gaps.set(k, k - prev_end);
-        }
+        self.vmas.insert(vma);
     }
 
     /// Remove a VMA (the page table is not touched) and unaccount it.
     pub(crate) fn remove_vma(&mut self, key: u64) -> Vma {
-        let vma = self.vmas.remove(&key).expect("removing an existing VMA");
-        // The next VMA's gap now reaches down to where the removed one's began: to the
-        // end of the VMA below it, `key - gap`.
-        match self.gaps.remove(key) {
-            Some(gap) => {
-                if let Some((next, _)) = self.gaps.successor(key) {
-                    self.gaps.set(next, next - (key - gap));
-                }
-            }
-            None => self.gap_refresh_after(key),
-        }
+        let vma = self.vmas.remove(key).expect("removing an existing VMA");
         self.stat_account(vma.vm_flags, -(vma.pages() as i64));
         self.obj_ref(vma.backing, -1);
         self.maybe_free_object(vma.backing);
         vma
     }
 
-    /// Replace a VMA's extent/flags in place (same start key or a new one).
+    /// Change a VMA's extent or attributes (its start may move; it must overlap no
+    /// other VMA afterwards); its new start.
     pub(crate) fn update_vma(&mut self, key: u64, f: impl FnOnce(&mut Vma)) -> u64 {
-        let slot = self.vmas.get_mut(&key).expect("updating an existing VMA");
-        let mut vma = slot.clone();
-        f(&mut vma);
-        if vma.start == key {
-            // The key stays: update in place; only the end can move the next gap.
-            let (old_flags, old_pages, old_end) = (slot.vm_flags, slot.pages(), slot.end);
-            let (new_flags, new_pages, new_end) = (vma.vm_flags, vma.pages(), vma.end);
-            *slot = vma;
-            self.stat_account(old_flags, -(old_pages as i64));
-            self.stat_account(new_flags, new_pages as i64);
-            if new_end != old_end
-                && let Some((next, _)) = self.gaps.successor(key)
-            {
-                // No VMA lies between this one and the next.
-                self.gaps.set(next, next - new_end);
-            }
-            return key;
-        }
-        let old = self.vmas.remove(&key).expect("updating an existing VMA");
-        self.stat_account(old.vm_flags, -(old.pages() as i64));
-        self.stat_account(vma.vm_flags, vma.pages() as i64);
-        let k = vma.start;
-        self.vmas.insert(k, vma);
-        if k != key {
-            self.gaps.remove(key);
-        }
-        self.gap_refresh(k);
-        self.gap_refresh_after(k);
-        self.gap_refresh_after(key);
+        let (mut old, mut new) = ((VmFlags::empty(), 0), (VmFlags::empty(), 0));
+        let k = self
+            .vmas
+            .update(key, |v| {
+                old = (v.vm_flags, v.pages());
+                f(v);
+                new = (v.vm_flags, v.pages());
+            })
+            .expect("updating an existing VMA");
+        self.stat_account(old.0, -(old.1 as i64));
+        self.stat_account(new.0, new.1 as i64);
         k
     }
 
@@ -433,21 +324,14 @@ impl Mm {
         if !at.is_multiple_of(crate::addr::PMD_SIZE) {
             self.split_huge_zero(crate::addr::align_down(at, crate::addr::PMD_SIZE));
         }
-        let mut upper = self
+        let backing = self
             .vmas
-            .get_mut(&key)
+            .split(key, at)
             .expect("splitting an existing VMA")
-            .clone();
-        debug_assert!(upper.start < at && at < upper.end);
-        self.vmas.get_mut(&key).expect("checked").end = at;
-        upper.pgoff = upper.pgoff.wrapping_add(pages(at - upper.start));
-        upper.start = at;
+            .backing;
         // Counters are unchanged by a split; only the object gains a reference.
         self.generation = self.generation.wrapping_add(1);
-        self.obj_ref(upper.backing, 1);
-        self.vmas.insert(at, upper);
-        // The upper part starts where the lower one now ends: no gap below it.
-        self.gaps.insert_new(at, 0);
+        self.obj_ref(backing, 1);
         Ok(at)
     }
 
@@ -476,9 +360,7 @@ impl Mm {
 
     /// `vma_merge_new_range`: try to place a new mapping `[start, end)` with the given
     /// attributes by extending a neighbour instead of inserting a VMA. Returns the
-    /// start key of the merged VMA, or, when nothing merged, the neighbours it looked
-    /// at (`None` for special mappings, which are not looked at), for
-    /// [`insert_vma_between`](Self::insert_vma_between).
+    /// start key of the merged VMA, or `None` when nothing merged.
     pub(crate) fn merge_new(
         &mut self,
         start: u64,
@@ -487,16 +369,11 @@ impl Mm {
         backing: Backing,
         pgoff: u64,
         anon: Option<AnonId>,
-    ) -> Result<u64, Option<Neighbours>> {
+    ) -> Option<u64> {
         if flags.intersects(VmFlags::SPECIAL) {
-            return Err(None);
+            return None;
         }
-        let before = self.vma_before(start);
-        let after = self.vma_from(end);
-        let nb = Neighbours {
-            prev_end: before.map_or(0, |v| v.end),
-            next_start: after.map(|v| v.start),
-        };
+        let (before, after) = self.vmas.around(start, end);
         let prev = before.filter(|p| p.end == start).cloned();
         let next = after.filter(|n| n.start == end).cloned();
         let npages = pages(end - start);
@@ -512,7 +389,7 @@ impl Mm {
                 && (!left || Self::anon_compatible(prev.as_ref().and_then(|p| p.anon), n.anon))
         });
         match (left, right) {
-            (false, false) => Err(Some(nb)),
+            (false, false) => None,
             (true, r) => {
                 let p = prev.expect("left merge has a prev");
                 let mut new_end = end;
@@ -527,12 +404,12 @@ impl Mm {
                     v.end = new_end;
                     v.anon = merged_anon;
                 });
-                Ok(p.start)
+                Some(p.start)
             }
             (false, true) => {
                 let n = next.expect("right merge has a next");
                 let merged_anon = n.anon.or(anon);
-                Ok(self.update_vma(n.start, |v| {
+                Some(self.update_vma(n.start, |v| {
                     v.start = start;
                     v.pgoff = pgoff;
                     v.anon = merged_anon;
@@ -575,28 +452,17 @@ impl Mm {
         end: u64,
         new_flags: VmFlags,
     ) -> Option<u64> {
-        let mid = self.vma(key).clone();
+        let (before, mid, after) = self.vmas.with_neighbours(key).expect("an existing VMA");
         let left_side = start == mid.start;
         let right_side = end == mid.end;
         if new_flags.intersects(VmFlags::SPECIAL) || (!left_side && !right_side) {
             return None;
         }
+        let prev = before.filter(|p| left_side && p.end == mid.start).cloned();
+        let next = after.filter(|n| right_side && n.start == mid.end).cloned();
+        let mid = mid.clone();
         let pgoff = mid.pgoff_at(start);
         let npages = pages(end - start);
-        let prev = if left_side {
-            self.vma_before(mid.start)
-                .filter(|p| p.end == mid.start)
-                .cloned()
-        } else {
-            None
-        };
-        let next = if right_side {
-            self.vma_from(mid.end)
-                .filter(|n| n.start == mid.end)
-                .cloned()
-        } else {
-            None
-        };
         let merge_left = prev.as_ref().is_some_and(|p| {
             Self::is_mergeable(p, new_flags, mid.backing)
                 && Self::anon_compatible(mid.anon, p.anon)
@@ -662,7 +528,7 @@ impl Mm {
     /// `anon_vma_prepare`: give the VMA an anon_vma, reusing a compatible neighbour's
     /// (`find_mergeable_anon_vma`, next first) or creating one.
     pub(crate) fn anon_vma_prepare(&mut self, key: u64) -> AnonId {
-        let v = self.vma(key).clone();
+        let (before, v, after) = self.vmas.with_neighbours(key).expect("an existing VMA");
         if let Some(a) = v.anon {
             return a;
         }
@@ -674,19 +540,13 @@ impl Mm {
                     .is_empty()
                 && b.pgoff == a.pgoff.wrapping_add(a.pages())
         };
-        let next = self
-            .vma_from(v.end)
-            .filter(|n| compatible(&v, n))
-            .and_then(|n| n.anon);
-        let prev = self
-            .vma_before(v.start)
-            .filter(|p| compatible(p, &v))
-            .and_then(|p| p.anon);
+        let next = after.filter(|n| compatible(v, n)).and_then(|n| n.anon);
+        let prev = before.filter(|p| compatible(p, v)).and_then(|p| p.anon);
         let id = match next.or(prev) {
             Some(a) => a,
             None => self.new_anon(),
         };
-        self.vmas.get_mut(&key).expect("checked").anon = Some(id);
+        self.vmas.get_mut(key).expect("checked").anon = Some(id);
         id
     }
 
@@ -710,11 +570,11 @@ impl Mm {
     pub(crate) fn do_munmap(&mut self, start: u64, end: u64) -> SysResult<()> {
         // The last VMA starting below `end`: if it ends at or below `start`, nothing is
         // in the range; if it is exactly the range, it goes without splits or a search.
-        match self.vmas.range(..end).next_back() {
+        match self.vmas.below(end) {
             None => return Ok(()),
-            Some((_, v)) if v.end <= start => return Ok(()),
-            Some((&k, v)) if k == start && v.end == end => {
-                self.unmap_whole_vma(k);
+            Some(v) if v.end <= start => return Ok(()),
+            Some(v) if v.start == start && v.end == end => {
+                self.unmap_whole_vma(start);
                 return Ok(());
             }
             Some(_) => {}
@@ -746,11 +606,11 @@ impl Mm {
             self.split_vma_nocheck(first_start, start)?;
         }
         // No VMA straddles `start` now; the last one below `end` may straddle `end`.
-        if let Some((&last, v)) = self.vmas.range(..end).next_back()
-            && last >= start
+        if let Some(v) = self.vmas.below(end)
+            && v.start >= start
             && v.end > end
         {
-            self.split_vma_nocheck(last, end)?;
+            self.split_vma_nocheck(v.start, end)?;
         }
         Ok(true)
     }
@@ -759,7 +619,7 @@ impl Mm {
     /// [`split_at_edges`](Self::split_at_edges), exactly those meeting the range).
     pub(crate) fn unmap_inside(&mut self, start: u64, end: u64) {
         // One walk for the keys (a search per removed VMA would cost a descent each).
-        let keys: alloc::vec::Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
+        let keys: Vec<u64> = self.vmas.range(start, end).map(|v| v.start).collect();
         for k in keys {
             self.unmap_whole_vma(k);
         }
@@ -873,13 +733,4 @@ impl Mm {
             Backing::Foreign(id) => !self.foreign[id.0 as usize].special,
         }
     }
-}
-
-/// The VMAs around a free range `[start, end)`, as [`Mm::merge_new`] found them when it
-/// could not merge: the end of the last VMA below (0 if none) and the start of the
-/// first above.
-#[derive(Copy, Clone, Debug)]
-pub(crate) struct Neighbours {
-    pub(crate) prev_end: u64,
-    pub(crate) next_start: Option<u64>,
 }

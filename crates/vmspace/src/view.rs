@@ -123,7 +123,7 @@ impl Mm {
     /// The whole `/proc/pid/maps` text.
     pub fn maps_text(&self) -> String {
         let mut s = String::with_capacity(self.vmas.len() * 80 + 80);
-        for v in self.vmas.values() {
+        for v in self.vmas.iter() {
             self.write_maps_line(v, &mut s);
             s.push('\n');
         }

@@ -124,7 +124,7 @@ impl Mm {
         // Zap PTEs of pages at or beyond `first_gone` in every VMA of the object.
         let vmas: Vec<(u64, u64, u64)> = self
             .vmas
-            .values()
+            .iter()
             .filter(|v| v.backing == Backing::Object(id))
             .map(|v| (v.start, v.end, v.pgoff))
             .collect();

@@ -233,7 +233,7 @@ impl Mm {
     pub(crate) fn punch_hole(&mut self, id: crate::vma::ObjId, first: u64, last: u64) {
         let vmas: Vec<(u64, u64, u64)> = self
             .vmas
-            .values()
+            .iter()
             .filter(|v| v.backing == Backing::Object(id))
             .map(|v| (v.start, v.end, v.pgoff))
             .collect();

@@ -254,7 +254,7 @@ impl Mm {
             return Ok((0, 0));
         }
         let (mut n, mut acct) = (0, 0);
-        for v in self.vmas.range(start..end).map(|(_, v)| v) {
+        for v in self.vmas.range(start, end) {
             n += v.pages();
             if v.vm_flags.contains(VmFlags::ACCOUNT) {
                 acct += v.pages();
@@ -323,19 +323,16 @@ impl Mm {
             backing
         };
         let key = match self.merge_new(addr, end, vm_flags, backing, pgoff, None) {
-            Ok(k) => k,
-            Err(nb) => {
-                self.insert_vma_between(
-                    Vma {
-                        start: addr,
-                        end,
-                        vm_flags,
-                        pgoff,
-                        backing,
-                        anon: None,
-                    },
-                    nb,
-                );
+            Some(k) => k,
+            None => {
+                self.insert_vma(Vma {
+                    start: addr,
+                    end,
+                    vm_flags,
+                    pgoff,
+                    backing,
+                    anon: None,
+                });
                 addr
             }
         };

@@ -338,7 +338,7 @@ impl Mm {
                 pgoff,
                 vma.anon,
             )
-            .is_err()
+            .is_none()
         {
             if accounted {
                 self.vm_unacct(npages);
@@ -493,7 +493,7 @@ impl Mm {
         if vma.backing == Backing::Anon && vma.anon.is_none() {
             pgoff = new_addr >> PAGE_SHIFT;
         }
-        let nb = match self.merge_new(
+        if let Some(k) = self.merge_new(
             new_addr,
             new_addr + new_len,
             vma.vm_flags,
@@ -501,20 +501,16 @@ impl Mm {
             pgoff,
             vma.anon,
         ) {
-            Ok(k) => return k,
-            Err(nb) => nb,
-        };
-        self.insert_vma_between(
-            Vma {
-                start: new_addr,
-                end: new_addr + new_len,
-                vm_flags: vma.vm_flags,
-                pgoff,
-                backing: vma.backing,
-                anon: vma.anon,
-            },
-            nb,
-        );
+            return k;
+        }
+        self.insert_vma(Vma {
+            start: new_addr,
+            end: new_addr + new_len,
+            vm_flags: vma.vm_flags,
+            pgoff,
+            backing: vma.backing,
+            anon: vma.anon,
+        });
         new_addr
     }
 
@@ -574,7 +570,7 @@ impl Mm {
         });
         let recount: u64 = self
             .vmas
-            .values()
+            .iter()
             .filter(|v| v.vm_flags.contains(VmFlags::LOCKED))
             .map(Vma::pages)
             .sum();
