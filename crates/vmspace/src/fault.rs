@@ -435,6 +435,7 @@ impl Mm {
             if !self.cfg.thp_use_zero_page {
                 return None;
             }
+            self.huge_zero_used = true;
             for i in 0..512u32 {
                 self.pt.set(block + u64::from(i) * PAGE_SIZE, HUGE_ZERO + i);
             }
@@ -479,6 +480,9 @@ impl Mm {
     /// `__split_huge_zero_page_pmd`: a huge zero PMD that is split maps the small zero
     /// page in every entry.
     pub(crate) fn split_huge_zero(&mut self, block: u64) {
+        if !self.huge_zero_used {
+            return;
+        }
         // A huge zero PMD maps HUGE_ZERO + i at block + i pages, all 512 or
         // none (edges are split before any partial change), so its first entry tells.
         match self.pt.get(block) {

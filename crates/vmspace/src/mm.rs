@@ -89,6 +89,9 @@ pub struct Mm {
     pub(crate) uid: u32,
     /// Incremented whenever any VMA (or the brk/stack labels) changes.
     pub(crate) generation: u64,
+    /// Has a huge zero PMD ever been mapped? Until then there is none to split, and
+    /// edges need not be looked at.
+    pub(crate) huge_zero_used: bool,
     /// Why the last failing call failed.
     pub(crate) last_reason: &'static str,
 }
@@ -131,6 +134,7 @@ impl Mm {
             gate: None,
             uid: 0,
             generation: 0,
+            huge_zero_used: false,
             last_reason: "",
         }
     }
@@ -280,6 +284,7 @@ impl Mm {
         k
     }
 
+    #[inline]
     pub(crate) fn maybe_free_object(&mut self, b: Backing) {
         if let Backing::Object(id) = b {
             let dead = self
@@ -429,14 +434,15 @@ impl Mm {
         end: u64,
         new_flags: VmFlags,
     ) -> SysResult<u64> {
-        if let Some(k) = self.merge_existing(key, start, end, new_flags) {
-            return Ok(k);
-        }
+        let (vma_start, vma_end) = match self.merge_existing(key, start, end, new_flags) {
+            Ok(k) => return Ok(k),
+            Err(bounds) => bounds,
+        };
         let mut k = key;
-        if self.vma(k).start < start {
+        if vma_start < start {
             k = self.split_vma(k, start)?;
         }
-        if self.vma(k).end > end {
+        if vma_end > end {
             self.split_vma(k, end)?;
         }
         self.update_vma(k, |v| v.vm_flags = new_flags);
@@ -444,19 +450,21 @@ impl Mm {
     }
 
     /// `vma_merge_existing_range`: the range `[start, end)` of the VMA at `key` is to
-    /// get `new_flags`; merge it into a compatible neighbour when it touches one.
+    /// get `new_flags`; merge it into a compatible neighbour when it touches one. The
+    /// key of the merged VMA, or the VMA's bounds when nothing merged.
     fn merge_existing(
         &mut self,
         key: u64,
         start: u64,
         end: u64,
         new_flags: VmFlags,
-    ) -> Option<u64> {
+    ) -> Result<u64, (u64, u64)> {
         let (before, mid, after) = self.vmas.with_neighbours(key).expect("an existing VMA");
         let left_side = start == mid.start;
         let right_side = end == mid.end;
+        let bounds = (mid.start, mid.end);
         if new_flags.intersects(VmFlags::SPECIAL) || (!left_side && !right_side) {
-            return None;
+            return Err(bounds);
         }
         let prev = before.filter(|p| left_side && p.end == mid.start).cloned();
         let next = after.filter(|n| right_side && n.start == mid.end).cloned();
@@ -476,7 +484,7 @@ impl Mm {
                     || Self::anon_compatible(prev.as_ref().and_then(|p| p.anon), n.anon))
         });
         if !merge_left && !merge_right {
-            return None;
+            return Err(bounds);
         }
         let remove_middle = left_side && right_side;
         if merge_left && merge_right {
@@ -488,7 +496,7 @@ impl Mm {
                 v.end = n.end;
                 v.anon = anon;
             });
-            Some(p.start)
+            Ok(p.start)
         } else if merge_left {
             let p = prev.expect("left");
             let anon = p.anon.or(mid.anon);
@@ -505,7 +513,7 @@ impl Mm {
                 v.end = end;
                 v.anon = anon;
             });
-            Some(p.start)
+            Ok(p.start)
         } else {
             let n = next.expect("right");
             let anon = n.anon.or(mid.anon);
@@ -515,7 +523,7 @@ impl Mm {
                 // Middle keeps [mid.start, start).
                 self.update_vma(mid.start, |v| v.end = start);
             }
-            Some(self.update_vma(n.start, |v| {
+            Ok(self.update_vma(n.start, |v| {
                 v.start = start;
                 v.pgoff = pgoff;
                 v.anon = anon;
@@ -635,7 +643,6 @@ impl Mm {
         if v.vm_flags.contains(VmFlags::ACCOUNT) {
             self.vm_unacct(v.pages());
         }
-        self.maybe_free_object(v.backing);
     }
 
     // ----- limits and accounting --------------------------------------------------------

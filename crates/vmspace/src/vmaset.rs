@@ -41,34 +41,42 @@ use crate::addr::pages;
 use crate::vma::Vma;
 
 /// Most entries in a block.
-const BLOCK: usize = if cfg!(test) { 8 } else { 64 };
+const BLOCK: usize = if cfg!(test) { 8 } else { 32 };
 /// Blocks per group of the upper summary.
 const GROUP: usize = if cfg!(test) { 4 } else { 32 };
 /// A block with fewer entries than this is merged into a neighbour that has room.
 const MERGE_BELOW: usize = BLOCK / 4;
 
-/// A run of index entries in address order. Starts past `len` are `u64::MAX`, so that
-/// searches can run over the whole array without bounds (no VMA starts there).
+/// One index entry: a VMA's start, the free gap below it and its slab slot.
+#[derive(Copy, Clone)]
+struct Entry {
+    start: u64,
+    gap: u64,
+    slot: u32,
+}
+
+/// Past a block's `len`: a start no VMA has, so that searches can run over the whole
+/// array without bounds.
+const VACANT: Entry = Entry {
+    start: u64::MAX,
+    gap: 0,
+    slot: 0,
+};
+
+/// A run of index entries in address order (entries side by side, so that a shift is
+/// one move). Entries past `len` are [`VACANT`].
 #[derive(Clone)]
 struct Block {
     len: usize,
-    starts: [u64; BLOCK],
-    gaps: [u64; BLOCK],
-    slots: [u32; BLOCK],
+    e: [Entry; BLOCK],
 }
 
 impl Block {
     fn empty() -> Box<Self> {
         Box::new(Self {
             len: 0,
-            starts: [u64::MAX; BLOCK],
-            gaps: [0; BLOCK],
-            slots: [0; BLOCK],
+            e: [VACANT; BLOCK],
         })
-    }
-
-    fn starts(&self) -> &[u64] {
-        &self.starts[..self.len]
     }
 
     /// How many entries start at or below `key` (`strict`: below `key`): a search of
@@ -82,43 +90,37 @@ impl Block {
         } else {
             key
         };
-        let s = &self.starts;
+        let e = &self.e;
         let (mut base, mut n) = (0, BLOCK);
         while n > 1 {
             let half = n / 2;
-            if s[base + half - 1] <= key {
+            if e[base + half - 1].start <= key {
                 base += half;
             }
             n -= half;
         }
-        (base + usize::from(s[base] <= key)).min(self.len)
+        (base + usize::from(e[base].start <= key)).min(self.len)
     }
 
     fn max_gap(&self) -> u64 {
-        self.gaps[..self.len].iter().copied().max().unwrap_or(0)
+        self.e[..self.len].iter().map(|e| e.gap).max().unwrap_or(0)
     }
 
     /// Insert at `i`; the block has room.
     fn insert(&mut self, i: usize, start: u64, gap: u64, slot: u32) {
         let n = self.len;
         debug_assert!(n < BLOCK && i <= n);
-        self.starts.copy_within(i..n, i + 1);
-        self.gaps.copy_within(i..n, i + 1);
-        self.slots.copy_within(i..n, i + 1);
-        self.starts[i] = start;
-        self.gaps[i] = gap;
-        self.slots[i] = slot;
+        self.e.copy_within(i..n, i + 1);
+        self.e[i] = Entry { start, gap, slot };
         self.len = n + 1;
     }
 
     /// Remove entry `i`: its gap and slot.
     fn remove(&mut self, i: usize) -> (u64, u32) {
         let n = self.len;
-        let out = (self.gaps[i], self.slots[i]);
-        self.starts.copy_within(i + 1..n, i);
-        self.gaps.copy_within(i + 1..n, i);
-        self.slots.copy_within(i + 1..n, i);
-        self.starts[n - 1] = u64::MAX;
+        let out = (self.e[i].gap, self.e[i].slot);
+        self.e.copy_within(i + 1..n, i);
+        self.e[n - 1] = VACANT;
         self.len = n - 1;
         out
     }
@@ -127,11 +129,9 @@ impl Block {
     fn split_off(&mut self, at: usize) -> Box<Self> {
         let mut upper = Self::empty();
         let n = self.len - at;
-        upper.starts[..n].copy_from_slice(&self.starts[at..self.len]);
-        upper.gaps[..n].copy_from_slice(&self.gaps[at..self.len]);
-        upper.slots[..n].copy_from_slice(&self.slots[at..self.len]);
+        upper.e[..n].copy_from_slice(&self.e[at..self.len]);
         upper.len = n;
-        self.starts[at..self.len].fill(u64::MAX);
+        self.e[at..self.len].fill(VACANT);
         self.len = at;
         upper
     }
@@ -140,9 +140,7 @@ impl Block {
     fn append(&mut self, other: &Self) {
         let (n, m) = (self.len, other.len);
         debug_assert!(n + m <= BLOCK);
-        self.starts[n..n + m].copy_from_slice(other.starts());
-        self.gaps[n..n + m].copy_from_slice(&other.gaps[..m]);
-        self.slots[n..n + m].copy_from_slice(&other.slots[..m]);
+        self.e[n..n + m].copy_from_slice(&other.e[..m]);
         self.len = n + m;
     }
 }
@@ -217,7 +215,7 @@ impl VmaSet {
     }
 
     fn slot_at(&self, (b, i): Pos) -> u32 {
-        self.blocks[b].slots[i]
+        self.blocks[b].e[i].slot
     }
 
     fn at(&self, p: Pos) -> &Vma {
@@ -225,7 +223,7 @@ impl VmaSet {
     }
 
     fn start_at(&self, (b, i): Pos) -> u64 {
-        self.blocks[b].starts[i]
+        self.blocks[b].e[i].start
     }
 
     // ----- positions ----------------------------------------------------------------
@@ -249,16 +247,23 @@ impl VmaSet {
         let (b, i) = self.finger.get();
         let (b, i) = (b as usize, i as usize);
         // Past `len` a block's starts are u64::MAX, which no VMA has.
-        let s = *self.blocks.get(b)?.starts.get(i)?;
+        let s = self.blocks.get(b)?.e.get(i)?.start;
         (s != u64::MAX).then_some(((b, i), s))
     }
 
     /// The entry starting exactly at `key`.
     fn pos_of(&self, key: u64) -> Option<Pos> {
-        if let Some((p, s)) = self.finger()
-            && s == key
-        {
-            return Some(p);
+        // The finger or a neighbour of it.
+        if let Some((p, s)) = self.finger() {
+            if s == key {
+                return Some(p);
+            }
+            let q = if s < key { self.next(p) } else { self.prev(p) };
+            if let Some(q) = q
+                && self.start_at(q) == key
+            {
+                return Some(self.touch(q));
+            }
         }
         if self.blocks.is_empty() {
             return None;
@@ -266,16 +271,22 @@ impl VmaSet {
         let b = self.block_of(key);
         let blk = &self.blocks[b];
         let i = blk.count_below(key, false);
-        (i > 0 && blk.starts[i - 1] == key).then(|| self.touch((b, i - 1)))
+        (i > 0 && blk.e[i - 1].start == key).then(|| self.touch((b, i - 1)))
     }
 
     /// The last entry starting at or below `addr`.
     fn pos_le(&self, addr: u64) -> Option<Pos> {
-        if let Some((p, s)) = self.finger()
-            && s <= addr
-            && self.next(p).is_none_or(|n| self.start_at(n) > addr)
-        {
-            return Some(p);
+        // The finger or the entry before it (a walk to a neighbour).
+        if let Some((p, s)) = self.finger() {
+            if s <= addr {
+                if self.next(p).is_none_or(|n| self.start_at(n) > addr) {
+                    return Some(p);
+                }
+            } else if let Some(q) = self.prev(p)
+                && self.start_at(q) <= addr
+            {
+                return Some(self.touch(q));
+            }
         }
         if self.blocks.is_empty() {
             return None;
@@ -293,11 +304,17 @@ impl VmaSet {
 
     /// The first entry starting at or above `addr`.
     fn pos_ge(&self, addr: u64) -> Option<Pos> {
-        if let Some((p, s)) = self.finger()
-            && s >= addr
-            && self.prev(p).is_none_or(|q| self.start_at(q) < addr)
-        {
-            return Some(p);
+        // The finger or the entry after it (a walk to a neighbour).
+        if let Some((p, s)) = self.finger() {
+            if s >= addr {
+                if self.prev(p).is_none_or(|q| self.start_at(q) < addr) {
+                    return Some(p);
+                }
+            } else if let Some(n) = self.next(p)
+                && self.start_at(n) >= addr
+            {
+                return Some(self.touch(n));
+            }
         }
         if self.blocks.is_empty() {
             return None;
@@ -345,8 +362,8 @@ impl VmaSet {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Vma> + '_ {
         self.blocks
             .iter()
-            .flat_map(|b| b.slots[..b.len].iter())
-            .map(|&s| &self.slab[s as usize])
+            .flat_map(|b| b.e[..b.len].iter())
+            .map(|e| &self.slab[e.slot as usize])
     }
 
     /// The VMAs starting inside `[start, end)`, in address order.
@@ -355,8 +372,8 @@ impl VmaSet {
         self.blocks[b0..]
             .iter()
             .enumerate()
-            .flat_map(move |(j, blk)| blk.slots[if j == 0 { i0 } else { 0 }..blk.len].iter())
-            .map(|&s| &self.slab[s as usize])
+            .flat_map(move |(j, blk)| blk.e[if j == 0 { i0 } else { 0 }..blk.len].iter())
+            .map(|e| &self.slab[e.slot as usize])
             .take_while(move |v| v.start < end)
     }
 
@@ -452,7 +469,7 @@ impl VmaSet {
 
     /// Set the gap of the entry at `p`, keeping the maxima.
     fn set_gap(&mut self, (b, i): Pos, gap: u64) {
-        let old = core::mem::replace(&mut self.blocks[b].gaps[i], gap);
+        let old = core::mem::replace(&mut self.blocks[b].e[i].gap, gap);
         if gap > self.maxes[b] {
             self.set_block_max(b, gap);
         } else if old == self.maxes[b] && gap < old {
@@ -520,7 +537,7 @@ impl VmaSet {
             ((b, i), upper)
         };
         self.maxes[b] = self.blocks[b].max_gap();
-        self.firsts.insert(b + 1, upper.starts[0]);
+        self.firsts.insert(b + 1, upper.e[0].start);
         self.maxes.insert(b + 1, upper.max_gap());
         self.blocks.insert(b + 1, upper);
         self.fix_groups_from(b / GROUP);
@@ -530,18 +547,23 @@ impl VmaSet {
     /// Insert a VMA that overlaps none in the set.
     pub(crate) fn insert(&mut self, vma: Vma) {
         let (start, end) = (vma.start, vma.end);
-        let slot = self.alloc(vma);
-        self.len += 1;
-        let (b, i) = if self.blocks.is_empty() {
-            (0, 0)
-        } else {
-            let b = self.block_of(start);
-            (b, self.blocks[b].count_below(start, true))
-        };
+        // Right after the last entry starting below it (in the same block, even when
+        // that entry ends its block).
+        let before = self.pos_lt(start);
         debug_assert!(
-            self.blocks.is_empty() || self.blocks[b].starts().get(i) != Some(&start),
+            before
+                .and_then(|p| self.next(p))
+                .or(if before.is_none() && !self.blocks.is_empty() {
+                    Some((0, 0))
+                } else {
+                    None
+                })
+                .is_none_or(|n| self.start_at(n) > start),
             "a VMA already starts at {start:#x}"
         );
+        let (b, i) = before.map_or((0, 0), |(b, i)| (b, i + 1));
+        let slot = self.alloc(vma);
+        self.len += 1;
         let gap = start - self.end_before((b, i));
         let p = self.insert_at((b, i), start, gap, slot);
         self.touch(p);
@@ -565,7 +587,7 @@ impl VmaSet {
             (b < self.blocks.len()).then_some((b, 0))
         } else {
             if i == 0 {
-                self.firsts[b] = self.blocks[b].starts[0];
+                self.firsts[b] = self.blocks[b].e[0].start;
             }
             if gap == self.maxes[b] {
                 let m = self.blocks[b].max_gap();
@@ -583,6 +605,10 @@ impl VmaSet {
         if let Some(n) = next {
             let g = self.start_at(n) - (key - gap);
             self.set_gap(n, g);
+            // Callers look at the neighbours of what they removed next.
+            if let Some(q) = self.prev(n) {
+                self.touch(q);
+            }
         }
         vma
     }
@@ -631,7 +657,7 @@ impl VmaSet {
                 return Some(start);
             }
             let (b, i) = p;
-            self.blocks[b].starts[i] = start;
+            self.blocks[b].e[i].start = start;
             if i == 0 {
                 self.firsts[b] = start;
             }
@@ -675,16 +701,18 @@ impl VmaSet {
         let fit_in = |blk: &Block, end: usize| {
             (0..end)
                 .rev()
-                .find(|&i| blk.gaps[i] >= len)
-                .map(|i| (blk.starts[i], blk.gaps[i]))
+                .find(|&i| blk.e[i].gap >= len)
+                .map(|i| (blk.e[i].start, blk.e[i].gap, i))
         };
         // The block holding `bound`: only its entries at or below `bound` count.
         let b = self.block_of(bound);
         if self.maxes[b] >= len {
             let blk = &self.blocks[b];
             let end = blk.count_below(bound, false);
-            if let Some(e) = fit_in(blk, end) {
-                return Some(e);
+            if let Some((start, gap, i)) = fit_in(blk, end) {
+                // The caller looks at the VMA above the gap next.
+                self.touch((b, i));
+                return Some((start, gap));
             }
         }
         // Then whole blocks below it, skipping whole groups whose maximum is too small.
@@ -698,7 +726,10 @@ impl VmaSet {
             }
             for j in (from..top).rev() {
                 if self.maxes[j] >= len {
-                    return fit_in(&self.blocks[j], self.blocks[j].len);
+                    let (start, gap, i) = fit_in(&self.blocks[j], self.blocks[j].len)
+                        .expect("the block maximum fits");
+                    self.touch((j, i));
+                    return Some((start, gap));
                 }
             }
             top = from;
@@ -730,7 +761,11 @@ impl VmaSet {
                 return Err(format!("VMA index block {b} holds {} entries", blk.len));
             }
             for i in 0..blk.len {
-                let (start, s) = (blk.starts[i], blk.slots[i]);
+                let Entry {
+                    start,
+                    gap,
+                    slot: s,
+                } = blk.e[i];
                 let v = self
                     .slab
                     .get(s as usize)
@@ -741,10 +776,9 @@ impl VmaSet {
                 if v.start != start || prev_start.is_some_and(|p| p >= start) || start < prev_end {
                     return Err(format!("VMA index entry {start:#x} is out of order"));
                 }
-                if blk.gaps[i] != start - prev_end {
+                if gap != start - prev_end {
                     return Err(format!(
-                        "the gap below VMA {start:#x} is recorded as {:#x}, not {:#x}",
-                        blk.gaps[i],
+                        "the gap below VMA {start:#x} is recorded as {gap:#x}, not {:#x}",
                         start - prev_end
                     ));
                 }
@@ -752,10 +786,10 @@ impl VmaSet {
                 prev_end = v.end;
                 count += 1;
             }
-            if blk.starts[blk.len..].iter().any(|&s| s != u64::MAX) {
+            if blk.e[blk.len..].iter().any(|e| e.start != u64::MAX) {
                 return Err(format!("VMA index block {b} has starts past its end"));
             }
-            if self.firsts[b] != blk.starts[0] || self.maxes[b] != blk.max_gap() {
+            if self.firsts[b] != blk.e[0].start || self.maxes[b] != blk.max_gap() {
                 return Err(format!("VMA index block {b}'s summary is stale"));
             }
         }
@@ -1007,7 +1041,7 @@ mod tests {
         }
         s.check().unwrap();
         let mut t = s.clone();
-        t.blocks[2].gaps[1] += P;
+        t.blocks[2].e[1].gap += P;
         assert!(t.check().unwrap_err().contains("gap below"));
         let mut t = s.clone();
         t.maxes[1] += 1;
@@ -1016,10 +1050,10 @@ mod tests {
         t.groups[0] += 1;
         assert!(t.check().unwrap_err().contains("group"));
         let mut t = s.clone();
-        t.blocks[1].starts.swap(0, 1);
+        t.blocks[1].e.swap(0, 1);
         assert!(t.check().is_err());
         let mut t = s.clone();
-        t.free.push(t.blocks[0].slots[0]);
+        t.free.push(t.blocks[0].e[0].slot);
         assert!(t.check().unwrap_err().contains("twice"));
     }
 }

@@ -5,7 +5,7 @@ use crate::addr::{is_page_aligned, page_align_wrapping, pages};
 use crate::error::{SysResult, bail};
 use crate::flags::{ProtFlags, VmFlags};
 use crate::syscall::mmap::prot_to_vm;
-use crate::vma::Backing;
+use crate::vma::{Backing, Vma};
 
 impl Mm {
     /// `mprotect(addr, len, prot)`—Change the protection of pages.
@@ -91,12 +91,13 @@ impl Mm {
                     "do_mprotect_pkey: permission not allowed by the VMA's VM_MAY* bits"
                 );
             }
-            let nk = self.mprotect_fixup(k, nstart, v.end.min(end), &mut newflags)?;
+            let nk = self.mprotect_fixup(&v, nstart, v.end.min(end), &mut newflags)?;
             // The iterator continues after the VMA that now covers the range (which a
             // merge may have extended past `end`).
-            tmp = self.vma(nk).end;
+            let (_, v, after) = self.vmas.with_neighbours(nk).expect("the VMA just changed");
+            tmp = v.end;
             nstart = tmp;
-            next = self.vma_from(tmp).map(|n| n.start);
+            next = after.map(|n| n.start);
         }
         if tmp < end {
             bail!(ENOMEM, "do_mprotect_pkey: range ends in a hole");
@@ -108,12 +109,12 @@ impl Mm {
     /// the VMA that now covers the range.
     fn mprotect_fixup(
         &mut self,
-        key: u64,
+        v: &Vma,
         start: u64,
         end: u64,
         newflags: &mut VmFlags,
     ) -> SysResult<u64> {
-        let v = self.vma(key).clone();
+        let key = v.start;
         let oldflags = v.vm_flags;
         if *newflags == oldflags {
             return Ok(key);
