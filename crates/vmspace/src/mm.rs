@@ -585,6 +585,13 @@ impl Mm {
                 self.unmap_whole_vma(start);
                 return Ok(());
             }
+            // One end of a single VMA (no map_count check applies to it).
+            Some(v) if (v.start < start && v.end == end) || (v.start == start && v.end > end) => {
+                let key = v.start;
+                self.may_split(key)?;
+                self.trim_vma(key, start, end);
+                return Ok(());
+            }
             Some(_) => {}
         }
         if self.split_at_edges(start, end)? {
@@ -626,10 +633,39 @@ impl Mm {
     /// Unmap every VMA that starts inside `[start, end)` (after
     /// [`split_at_edges`](Self::split_at_edges), exactly those meeting the range).
     pub(crate) fn unmap_inside(&mut self, start: u64, end: u64) {
-        // One walk for the keys (a search per removed VMA would cost a descent each).
-        let keys: Vec<u64> = self.vmas.range(start, end).map(|v| v.start).collect();
-        for k in keys {
+        // After a removal the set's finger rests beside it: each lookup is a step.
+        while let Some(k) = self.vmas.from(start).map(|v| v.start).filter(|&k| k < end) {
             self.unmap_whole_vma(k);
+        }
+    }
+
+    /// Unmap `[start, end)`, the head or the tail of the VMA at `key` (split and
+    /// unmap in one step: the part that stays keeps the VMA's attributes, with its
+    /// page offset advanced when the head goes).
+    fn trim_vma(&mut self, key: u64, start: u64, end: u64) {
+        use crate::addr::{PMD_SIZE, align_down};
+        // vma_adjust_trans_huge at the split point.
+        let at = if key == start { end } else { start };
+        if !at.is_multiple_of(PMD_SIZE) {
+            self.split_huge_zero(align_down(at, PMD_SIZE));
+        }
+        let mut flags = VmFlags::empty();
+        self.update_vma(key, |v| {
+            flags = v.vm_flags;
+            if v.start == start {
+                v.pgoff = v.pgoff_at(end);
+                v.start = end;
+            } else {
+                v.end = start;
+            }
+        });
+        let npages = pages(end - start);
+        self.zap_range(start, end);
+        if flags.contains(VmFlags::LOCKED) {
+            self.locked_vm -= npages;
+        }
+        if flags.contains(VmFlags::ACCOUNT) {
+            self.vm_unacct(npages);
         }
     }
 
