@@ -446,7 +446,18 @@ impl Mm {
             }
         }
         let _ = charged;
-        let new_start = self.copy_vma(&vma, vrm.addr, vrm.new_addr, vrm.new_len);
+        // A whole VMA moved and unmapped behind, which merges with nothing at the
+        // destination, is relocated in place: the same as copy_vma's new VMA plus the
+        // source's unmap, whose counters cancel out (see `relocate_vma`).
+        let relocate = !vrm.dontunmap() && vma.start == vrm.addr && vma.end == end;
+        let (new_start, relocated) = if relocate {
+            self.relocate_vma(&vma, vrm.new_addr, vrm.new_len)
+        } else {
+            (
+                self.copy_vma(&vma, vrm.addr, vrm.new_addr, vrm.new_len),
+                false,
+            )
+        };
         // move_page_tables moves a huge PMD whole only when the whole block moves to an
         // aligned destination; anything else is split first.
         let pmd = crate::addr::PMD_SIZE;
@@ -468,6 +479,11 @@ impl Mm {
             };
         }
         self.pt.move_range(src, dst, len);
+        if relocated {
+            // What unmapping the emptied source would still do to the page table.
+            self.zap_range(src, src + len);
+            return Ok(vrm.new_addr);
+        }
         // vrm_stat_account: the statistics counters follow the VMAs; locked_vm is
         // raised by the new length.
         let src_locked = vma.vm_flags.contains(VmFlags::LOCKED);
@@ -512,6 +528,42 @@ impl Mm {
             anon: vma.anon,
         });
         new_addr
+    }
+
+    /// [`copy_vma`](Self::copy_vma) for a whole VMA that is unmapped after the move.
+    /// When the destination merges with a neighbour, this is copy_vma's merge (and
+    /// the caller goes on as after copy_vma). Otherwise the VMA itself moves to the
+    /// destination, taking the start, end and page offset copy_vma's new VMA would
+    /// have: that is what inserting the copy and unmapping the source come to, since
+    /// the statistics counters and `locked_vm` (raised by the copy's length,
+    /// lowered by the source's) change by the growth only, and the commit charge
+    /// (`VM_ACCOUNT` cleared on the source before its unmap) by nothing. Returns the
+    /// destination VMA's start and whether the VMA was relocated.
+    fn relocate_vma(&mut self, vma: &Vma, new_addr: u64, len: u64) -> (u64, bool) {
+        debug_assert!(len >= vma.end - vma.start, "a move never shrinks");
+        let mut pgoff = vma.pgoff;
+        if vma.backing == Backing::Anon && vma.anon.is_none() {
+            pgoff = new_addr >> PAGE_SHIFT;
+        }
+        if let Some(k) = self.merge_new(
+            new_addr,
+            new_addr + len,
+            vma.vm_flags,
+            vma.backing,
+            pgoff,
+            vma.anon,
+        ) {
+            return (k, false);
+        }
+        self.update_vma(vma.start, |v| {
+            v.start = new_addr;
+            v.end = new_addr + len;
+            v.pgoff = pgoff;
+        });
+        if vma.vm_flags.contains(VmFlags::LOCKED) {
+            self.locked_vm += pages(len) - vma.pages();
+        }
+        (new_addr, true)
     }
 
     /// `unmap_source_vma`: munmap the old range without returning the commit charge
