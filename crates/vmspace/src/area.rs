@@ -34,12 +34,14 @@ impl Mm {
     /// `arch_get_unmapped_area` (x86-64), `thp_get_unmapped_area_vmflags` and
     /// `security_mmap_addr` of 6.18.
     pub(crate) fn get_unmapped_area(
-        &self,
+        &mut self,
         kind: AreaKind,
         addr: u64,
         len: u64,
         flags: MapFlags,
     ) -> SysResult<u64> {
+        // The gap search wants exact block maxima.
+        self.vmas.flush();
         let task_size = self.cfg.task_size;
         if len > task_size {
             bail!(ENOMEM, "__get_unmapped_area: len > TASK_SIZE");

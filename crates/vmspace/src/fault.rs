@@ -479,10 +479,14 @@ impl Mm {
 
     /// `__split_huge_zero_page_pmd`: a huge zero PMD that is split maps the small zero
     /// page in every entry.
+    #[inline]
     pub(crate) fn split_huge_zero(&mut self, block: u64) {
-        if !self.huge_zero_used {
-            return;
+        if self.huge_zero_used {
+            self.split_huge_zero_at(block);
         }
+    }
+
+    fn split_huge_zero_at(&mut self, block: u64) {
         // A huge zero PMD maps HUGE_ZERO + i at block + i pages, all 512 or
         // none (edges are split before any partial change), so its first entry tells.
         match self.pt.get(block) {

@@ -284,18 +284,23 @@ impl Mm {
         k
     }
 
+    /// Free the object behind `b` if nothing refers to it any more.
     #[inline]
     pub(crate) fn maybe_free_object(&mut self, b: Backing) {
         if let Backing::Object(id) = b {
-            let dead = self
-                .objects
-                .get(&id)
-                .is_some_and(|o| o.vma_refs == 0 && o.fd_refs == 0);
-            if dead {
-                let o = self.objects.remove(&id).expect("checked above");
-                for (_, f) in o.pages {
-                    self.frames.put(f);
-                }
+            self.free_object_if_unused(id);
+        }
+    }
+
+    fn free_object_if_unused(&mut self, id: ObjId) {
+        let dead = self
+            .objects
+            .get(&id)
+            .is_some_and(|o| o.vma_refs == 0 && o.fd_refs == 0);
+        if dead {
+            let o = self.objects.remove(&id).expect("checked above");
+            for (_, f) in o.pages {
+                self.frames.put(f);
             }
         }
     }
@@ -324,16 +329,25 @@ impl Mm {
     /// `__split_vma` (no map_count check): split the VMA at `key` at `at`; returns the
     /// start of the upper part.
     pub(crate) fn split_vma_nocheck(&mut self, key: u64, at: u64) -> SysResult<u64> {
-        self.may_split(key)?;
+        // The may_split hook (special mappings refuse) on the VMA the split finds.
+        let foreign = &self.foreign;
+        let Some(upper) = self
+            .vmas
+            .split_unless(key, at, |v| {
+                matches!(v.backing, Backing::Foreign(ForeignId(i)) if foreign[i as usize].special)
+            })
+            .expect("splitting an existing VMA")
+        else {
+            bail!(
+                EINVAL,
+                "special_mapping_split: special mappings cannot be split"
+            );
+        };
+        let backing = upper.backing;
         // vma_adjust_trans_huge: a huge PMD across the split point is split.
         if !at.is_multiple_of(crate::addr::PMD_SIZE) {
             self.split_huge_zero(crate::addr::align_down(at, crate::addr::PMD_SIZE));
         }
-        let backing = self
-            .vmas
-            .split(key, at)
-            .expect("splitting an existing VMA")
-            .backing;
         // Counters are unchanged by a split; only the object gains a reference.
         self.generation = self.generation.wrapping_add(1);
         self.obj_ref(backing, 1);

@@ -43,7 +43,7 @@ use crate::vma::Vma;
 /// Most entries in a block.
 const BLOCK: usize = if cfg!(test) { 8 } else { 32 };
 /// Blocks per group of the upper summary.
-const GROUP: usize = if cfg!(test) { 4 } else { 32 };
+const GROUP: usize = if cfg!(test) { 4 } else { 16 };
 /// A block with fewer entries than this is merged into a neighbour that has room.
 const MERGE_BELOW: usize = BLOCK / 4;
 
@@ -68,6 +68,8 @@ const VACANT: Entry = Entry {
 #[derive(Clone)]
 struct Block {
     len: usize,
+    /// The block's maximum may be above its largest gap (listed in `VmaSet::stale`).
+    stale: bool,
     e: [Entry; BLOCK],
 }
 
@@ -75,6 +77,7 @@ impl Block {
     fn empty() -> Box<Self> {
         Box::new(Self {
             len: 0,
+            stale: false,
             e: [VACANT; BLOCK],
         })
     }
@@ -162,10 +165,17 @@ pub(crate) struct VmaSet {
     blocks: Vec<Box<Block>>,
     /// The first start of each block.
     firsts: Vec<u64>,
-    /// The largest gap of each block.
+    /// The largest gap of each block; for the blocks in `stale`, an upper bound.
     maxes: Vec<u64>,
-    /// The largest gap of each group of [`GROUP`] blocks.
+    /// Blocks whose largest gap shrank since their maximum was computed. A VMA
+    /// change often opens a gap and closes it again (a merge removes a VMA, then
+    /// extends its neighbour over the hole): maxima rise at once, and fall when a
+    /// search needs them ([`flush`](Self::flush)) or the blocks are rearranged.
+    stale: Vec<u32>,
+    /// The largest of the maxima of each group of [`GROUP`] blocks.
     groups: Vec<u64>,
+    /// The largest of the group maxima of each run of [`GROUP`] groups.
+    supers: Vec<u64>,
     len: usize,
     /// Where the last lookup ended: a system call looks at the same VMA and its
     /// neighbours many times, and checking this position first is cheaper than a
@@ -187,7 +197,9 @@ impl VmaSet {
             blocks: Vec::new(),
             firsts: Vec::new(),
             maxes: Vec::new(),
+            stale: Vec::new(),
             groups: Vec::new(),
+            supers: Vec::new(),
             len: 0,
             finger: Cell::new((0, 0)),
         }
@@ -444,26 +456,65 @@ impl VmaSet {
 
     // ----- summaries ----------------------------------------------------------------
 
-    /// Recompute the groups from `g` on (after blocks were added or removed there).
+    /// Recompute the groups from `g` on, and their supergroups (after blocks were
+    /// added or removed there).
     fn fix_groups_from(&mut self, g: usize) {
         let n = self.maxes.len().div_ceil(GROUP);
         self.groups.resize(n, 0);
         for g in g..n {
-            self.fix_group(g);
+            self.groups[g] = Self::max_of(&self.maxes, g);
+        }
+        let m = n.div_ceil(GROUP);
+        self.supers.resize(m, 0);
+        for s in g / GROUP..m {
+            self.supers[s] = Self::max_of(&self.groups, s);
         }
     }
 
-    fn fix_group(&mut self, g: usize) {
-        let from = g * GROUP;
-        let to = (from + GROUP).min(self.maxes.len());
-        self.groups[g] = self.maxes[from..to].iter().copied().max().unwrap_or(0);
+    /// The largest of the `k`-th run of [`GROUP`] values.
+    fn max_of(values: &[u64], k: usize) -> u64 {
+        let from = k * GROUP;
+        let to = (from + GROUP).min(values.len());
+        values[from..to].iter().copied().max().unwrap_or(0)
     }
 
-    /// Block `b`'s maximum is now `m`.
-    fn set_block_max(&mut self, b: usize, m: u64) {
-        if self.maxes[b] != m {
-            self.maxes[b] = m;
-            self.fix_group(b / GROUP);
+    /// Recompute group `g` and its supergroup from the block maxima.
+    fn fix_group(&mut self, g: usize) {
+        self.groups[g] = Self::max_of(&self.maxes, g);
+        let s = g / GROUP;
+        self.supers[s] = Self::max_of(&self.groups, s);
+    }
+
+    /// Block `b` now holds a gap of `gap`: raise its maximum and its group's.
+    fn raise(&mut self, b: usize, gap: u64) {
+        if gap > self.maxes[b] {
+            self.maxes[b] = gap;
+            let g = &mut self.groups[b / GROUP];
+            *g = (*g).max(gap);
+            let s = &mut self.supers[b / GROUP / GROUP];
+            *s = (*s).max(gap);
+        }
+    }
+
+    /// Block `b` lost a gap as large as its maximum: recompute that when needed.
+    fn lower(&mut self, b: usize) {
+        if !self.blocks[b].stale {
+            self.blocks[b].stale = true;
+            self.stale.push(b as u32);
+        }
+    }
+
+    /// Bring the stale maxima (and their groups) down to the largest gaps, as the
+    /// gap search wants them: exact maxima let it skip whole blocks and groups.
+    pub(crate) fn flush(&mut self) {
+        while let Some(b) = self.stale.pop() {
+            let b = b as usize;
+            self.blocks[b].stale = false;
+            let m = self.blocks[b].max_gap();
+            if self.maxes[b] != m {
+                self.maxes[b] = m;
+                self.fix_group(b / GROUP);
+            }
         }
     }
 
@@ -471,10 +522,9 @@ impl VmaSet {
     fn set_gap(&mut self, (b, i): Pos, gap: u64) {
         let old = core::mem::replace(&mut self.blocks[b].e[i].gap, gap);
         if gap > self.maxes[b] {
-            self.set_block_max(b, gap);
+            self.raise(b, gap);
         } else if old == self.maxes[b] && gap < old {
-            let m = self.blocks[b].max_gap();
-            self.set_block_max(b, m);
+            self.lower(b);
         }
     }
 
@@ -511,11 +561,12 @@ impl VmaSet {
             if i == 0 {
                 self.firsts[b] = start;
             }
-            if gap > self.maxes[b] {
-                self.set_block_max(b, gap);
-            }
+            self.raise(b, gap);
             return (b, i);
         }
+        // Blocks are rearranged: no maximum may be stale.
+        self.flush();
+        let blk = &mut self.blocks[b];
         // A full block splits. An entry going to the upper half ends the lower block
         // (or starts a new one after a full block), so that VMAs created in address
         // order leave full blocks behind them; one in the lower half splits the
@@ -580,6 +631,7 @@ impl VmaSet {
         // The entry that followed: at (b, i), or first in the next block, or (when
         // blocks merged) wherever the search for `key` finds it.
         let next = if self.blocks[b].len == 0 {
+            self.flush();
             self.blocks.remove(b);
             self.firsts.remove(b);
             self.maxes.remove(b);
@@ -590,8 +642,7 @@ impl VmaSet {
                 self.firsts[b] = self.blocks[b].e[0].start;
             }
             if gap == self.maxes[b] {
-                let m = self.blocks[b].max_gap();
-                self.set_block_max(b, m);
+                self.lower(b);
             }
             if self.blocks[b].len < MERGE_BELOW && self.merge_around(b) {
                 self.pos_ge(key)
@@ -623,6 +674,7 @@ impl VmaSet {
         } else {
             return false;
         };
+        self.flush();
         let moved = self.blocks.remove(from);
         self.firsts.remove(from);
         self.maxes.remove(from);
@@ -672,8 +724,23 @@ impl VmaSet {
 
     /// Split the VMA starting at `key` at `at` (strictly inside it): the lower part
     /// keeps `key`, the upper part (its page offset advanced) is new. The upper part.
+    #[cfg(test)]
     pub(crate) fn split(&mut self, key: u64, at: u64) -> Option<&Vma> {
+        self.split_unless(key, at, |_| false)
+            .map(|u| u.expect("nothing refuses"))
+    }
+
+    /// [`split`](Self::split), unless `refuse` says no for the VMA (`Some(None)`).
+    pub(crate) fn split_unless(
+        &mut self,
+        key: u64,
+        at: u64,
+        refuse: impl FnOnce(&Vma) -> bool,
+    ) -> Option<Option<&Vma>> {
         let p = self.pos_of(key)?;
+        if refuse(self.at(p)) {
+            return Some(None);
+        }
         let slot = self.slot_at(p) as usize;
         let lower = &mut self.slab[slot];
         debug_assert!(lower.start < at && at < lower.end);
@@ -687,7 +754,7 @@ impl VmaSet {
         // above it is the old one.
         let up = self.insert_at((p.0, p.1 + 1), at, 0, uslot);
         self.touch(up);
-        Some(&self.slab[uslot as usize])
+        Some(Some(&self.slab[uslot as usize]))
     }
 
     // ----- gap search ---------------------------------------------------------------
@@ -715,26 +782,50 @@ impl VmaSet {
                 return Some((start, gap));
             }
         }
-        // Then whole blocks below it, skipping whole groups whose maximum is too small.
-        let mut top = b;
-        while top > 0 {
-            let g = (top - 1) / GROUP;
+        // Then, highest first: the blocks below it in its group, the groups below
+        // that in its supergroup, the supergroups below that. A maximum can be stale
+        // (larger than what it covers holds): a descent may find nothing and go on.
+        let in_block = |j: usize| {
+            let r = fit_in(&self.blocks[j], self.blocks[j].len)?;
+            Some((r.0, r.1, (j, r.2)))
+        };
+        let in_group = |g: usize| {
             let from = g * GROUP;
-            if top == from + GROUP && self.groups[g] < len {
-                top = from;
-                continue;
-            }
-            for j in (from..top).rev() {
-                if self.maxes[j] >= len {
-                    let (start, gap, i) = fit_in(&self.blocks[j], self.blocks[j].len)
-                        .expect("the block maximum fits");
-                    self.touch((j, i));
-                    return Some((start, gap));
-                }
-            }
-            top = from;
-        }
-        None
+            let to = (from + GROUP).min(self.maxes.len());
+            (from..to)
+                .rev()
+                .filter(|&j| self.maxes[j] >= len)
+                .find_map(in_block)
+        };
+        let in_super = |sg: usize| {
+            let from = sg * GROUP;
+            let to = (from + GROUP).min(self.groups.len());
+            (from..to)
+                .rev()
+                .filter(|&g| self.groups[g] >= len)
+                .find_map(in_group)
+        };
+        let g = b / GROUP;
+        let sg = g / GROUP;
+        let found = (g * GROUP..b)
+            .rev()
+            .filter(|&j| self.maxes[j] >= len)
+            .find_map(in_block)
+            .or_else(|| {
+                (sg * GROUP..g)
+                    .rev()
+                    .filter(|&gg| self.groups[gg] >= len)
+                    .find_map(in_group)
+            })
+            .or_else(|| {
+                (0..sg)
+                    .rev()
+                    .filter(|&s| self.supers[s] >= len)
+                    .find_map(in_super)
+            });
+        let (start, gap, p) = found?;
+        self.touch(p);
+        Some((start, gap))
     }
 
     // ----- checks -------------------------------------------------------------------
@@ -743,7 +834,10 @@ impl VmaSet {
     /// invariant checks)
     pub(crate) fn check(&self) -> Result<(), String> {
         let n = self.blocks.len();
-        if self.firsts.len() != n || self.maxes.len() != n || self.groups.len() != n.div_ceil(GROUP)
+        if self.firsts.len() != n
+            || self.maxes.len() != n
+            || self.groups.len() != n.div_ceil(GROUP)
+            || self.supers.len() != n.div_ceil(GROUP).div_ceil(GROUP)
         {
             return Err(String::from(
                 "the VMA index's summaries have the wrong length",
@@ -789,15 +883,19 @@ impl VmaSet {
             if blk.e[blk.len..].iter().any(|e| e.start != u64::MAX) {
                 return Err(format!("VMA index block {b} has starts past its end"));
             }
-            if self.firsts[b] != blk.e[0].start || self.maxes[b] != blk.max_gap() {
+            let (max, have) = (blk.max_gap(), self.maxes[b]);
+            let listed = self.stale.contains(&(b as u32));
+            if self.firsts[b] != blk.e[0].start
+                || have < max
+                || (have > max && !blk.stale)
+                || blk.stale != listed
+            {
                 return Err(format!("VMA index block {b}'s summary is stale"));
             }
         }
-        let groups_ok = (0..self.groups.len()).all(|g| {
-            let from = g * GROUP;
-            let to = (from + GROUP).min(n);
-            self.groups[g] == self.maxes[from..to].iter().copied().max().unwrap_or(0)
-        });
+        let groups_ok = (0..self.groups.len())
+            .all(|g| self.groups[g] == Self::max_of(&self.maxes, g))
+            && (0..self.supers.len()).all(|s| self.supers[s] == Self::max_of(&self.groups, s));
         if !groups_ok {
             return Err(String::from("the VMA index's group maxima are stale"));
         }
@@ -967,6 +1065,11 @@ mod tests {
                 rnd(&mut x) % (520 * P),
                 u64::MAX,
             ];
+            // Searches work on stale maxima too; flushed, the maxima are exact.
+            if step % 3 == 0 {
+                s.flush();
+                assert!(s.stale.is_empty());
+            }
             check(&s, &m, &probes);
             if step % 997 == 0 {
                 // Empty it now and then: blocks and groups go and come back.
@@ -1048,6 +1151,9 @@ mod tests {
         assert!(t.check().unwrap_err().contains("summary"));
         let mut t = s.clone();
         t.groups[0] += 1;
+        assert!(t.check().unwrap_err().contains("group"));
+        let mut t = s.clone();
+        t.supers[0] += 1;
         assert!(t.check().unwrap_err().contains("group"));
         let mut t = s.clone();
         t.blocks[1].e.swap(0, 1);

@@ -73,9 +73,8 @@ impl Mm {
         let newprot = prot_to_vm(prot);
         let mut nstart = start;
         let mut tmp = first.start;
-        let mut next = Some(first.start);
-        while let Some(k) = next {
-            let v = self.vma(k).clone();
+        let mut next = Some(first);
+        while let Some(v) = next {
             if v.start >= end {
                 break;
             }
@@ -97,7 +96,7 @@ impl Mm {
             let (_, v, after) = self.vmas.with_neighbours(nk).expect("the VMA just changed");
             tmp = v.end;
             nstart = tmp;
-            next = after.map(|n| n.start);
+            next = after.cloned();
         }
         if tmp < end {
             bail!(ENOMEM, "do_mprotect_pkey: range ends in a hole");

@@ -304,7 +304,7 @@ impl Mm {
 
     /// `vma_expandable`: nothing mapped in `[end, end + delta)` and the grown VMA is a
     /// valid fixed area.
-    fn vma_expandable(&self, vma: &Vma, delta: u64) -> bool {
+    fn vma_expandable(&mut self, vma: &Vma, delta: u64) -> bool {
         let Some(end) = vma.end.checked_add(delta) else {
             return false;
         };
