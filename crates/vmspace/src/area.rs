@@ -194,7 +194,7 @@ impl Mm {
         }
         // The free range that reaches up to `high`: above the last VMA starting
         // below it.
-        let Some(v) = self.vmas.below(high) else {
+        let Some(v) = self.vmas.below_top(high) else {
             return Some((low, high));
         };
         let top = v.start;

@@ -151,6 +151,16 @@ impl Block {
 /// A position in the index: block and entry.
 type Pos = (usize, usize);
 
+/// A gap search's question (`bound`, `len`) and answer (the VMA at `key`, found at
+/// `at`).
+#[derive(Copy, Clone)]
+struct SearchHint {
+    bound: u64,
+    len: u64,
+    key: u64,
+    at: (u32, u32),
+}
+
 /// The VMAs in address order, with the gap below each (see the module docs).
 #[derive(Clone)]
 pub(crate) struct VmaSet {
@@ -181,6 +191,16 @@ pub(crate) struct VmaSet {
     /// neighbours many times, and checking this position first is cheaper than a
     /// search. Only a hint: it is verified before use and may be stale.
     finger: Cell<(u32, u32)>,
+    /// The last gap search's question and answer, `(bound, len, key)`: the VMA at
+    /// `key` is the highest at or below `bound` with a gap of at least `len`, for as
+    /// long as no gap of `len` or more is written above `key` (every gap write checks)
+    /// and that VMA keeps such a gap (checked when the hint is used). Repeated
+    /// searches (a loop of unhinted mmaps) then skip the summaries. Linux kept a
+    /// similar `free_area_cache` before the maple tree. With the position where
+    /// the VMA was, checked first.
+    hint: Cell<Option<SearchHint>>,
+    /// Where [`below_top`](Self::below_top) last found the VMA below its `high`.
+    top: Cell<(u64, (u32, u32))>,
 }
 
 impl fmt::Debug for VmaSet {
@@ -202,6 +222,8 @@ impl VmaSet {
             supers: Vec::new(),
             len: 0,
             finger: Cell::new((0, 0)),
+            hint: Cell::new(None),
+            top: Cell::new((0, (0, 0))),
         }
     }
 
@@ -520,11 +542,24 @@ impl VmaSet {
 
     /// Set the gap of the entry at `p`, keeping the maxima.
     fn set_gap(&mut self, (b, i): Pos, gap: u64) {
+        self.gap_written(self.blocks[b].e[i].start, gap);
         let old = core::mem::replace(&mut self.blocks[b].e[i].gap, gap);
         if gap > self.maxes[b] {
             self.raise(b, gap);
         } else if old == self.maxes[b] && gap < old {
             self.lower(b);
+        }
+    }
+
+    /// A gap of `gap` is written below the VMA at `start`: the search hint goes if
+    /// that could be a higher answer.
+    #[inline]
+    fn gap_written(&self, start: u64, gap: u64) {
+        if let Some(h) = self.hint.get()
+            && start > h.key
+            && gap >= h.len
+        {
+            self.hint.set(None);
         }
     }
 
@@ -540,6 +575,7 @@ impl VmaSet {
 
     /// Insert an entry at `(b, i)`, splitting the block when full; where it went.
     fn insert_at(&mut self, (b, i): Pos, start: u64, gap: u64, slot: u32) -> Pos {
+        self.gap_written(start, gap);
         if self.blocks.is_empty() {
             let mut blk = Block::empty();
             blk.insert(0, start, gap, slot);
@@ -762,6 +798,58 @@ impl VmaSet {
     /// The highest VMA starting at or below `bound` whose gap is at least `len`: its
     /// start and gap.
     pub(crate) fn highest_fit(&self, bound: u64, len: u64) -> Option<(u64, u64)> {
+        if let Some(h) = self.hint.get()
+            && (h.bound, h.len) == (bound, len)
+        {
+            let key = h.key;
+            let p = self.entry_at(h.at).filter(|&p| self.start_at(p) == key);
+            if let Some(p) = p.or_else(|| self.pos_of(key)) {
+                let gap = self.blocks[p.0].e[p.1].gap;
+                if gap >= len {
+                    // The caller looks at the VMA above the gap next.
+                    self.touch(p);
+                    return Some((key, gap));
+                }
+            }
+            self.hint.set(None);
+        }
+        let found = self.highest_fit_search(bound, len);
+        // The search left the finger on its answer.
+        let at = self.finger.get();
+        self.hint.set(found.map(|(key, _)| SearchHint {
+            bound,
+            len,
+            key,
+            at,
+        }));
+        found
+    }
+
+    /// The position `(b, i)` if it names an entry.
+    fn entry_at(&self, (b, i): (u32, u32)) -> Option<Pos> {
+        let (b, i) = (b as usize, i as usize);
+        (i < self.blocks.get(b)?.len).then_some((b, i))
+    }
+
+    /// The last VMA starting below `high`, like [`below`](Self::below), checking
+    /// first where the last call found it (the gap search asks about the same
+    /// `high`, `mmap_base`, every time).
+    pub(crate) fn below_top(&self, high: u64) -> Option<&Vma> {
+        let (h, at) = self.top.get();
+        if h == high
+            && let Some(p) = self.entry_at(at)
+            && self.start_at(p) < high
+            && self.next(p).is_none_or(|n| self.start_at(n) >= high)
+        {
+            return Some(self.at(p));
+        }
+        let p = self.pos_lt(high)?;
+        self.top.set((high, (p.0 as u32, p.1 as u32)));
+        Some(self.at(p))
+    }
+
+    /// [`highest_fit`](Self::highest_fit) through the summaries.
+    fn highest_fit_search(&self, bound: u64, len: u64) -> Option<(u64, u64)> {
         if self.firsts.first().is_none_or(|&f| f > bound) {
             return None;
         }
@@ -939,6 +1027,8 @@ mod tests {
             let ge = m.range(a..).next().map(|e| e.1);
             assert_eq!(s.at_or_below(a), le, "at_or_below {a:#x}");
             assert_eq!(s.below(a), lt, "below {a:#x}");
+            assert_eq!(s.below_top(a), lt, "below_top {a:#x}");
+            assert_eq!(s.below_top(a), lt, "below_top again {a:#x}");
             assert_eq!(s.from(a), ge, "from {a:#x}");
             assert_eq!(s.get(a), m.get(&a), "get {a:#x}");
             let fv = m.values().find(|v| v.end > a);
@@ -989,6 +1079,13 @@ mod tests {
         let mut m = Model::new();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for step in 0..6_000 {
+            let fixed = if step % 2 == 0 {
+                (300 * P, 2 * P)
+            } else {
+                (u64::MAX, P + (rnd(&mut x) % 3) * P)
+            };
+            s.highest_fit(fixed.0, fixed.1);
+            s.below_top(300 * P);
             let a = (rnd(&mut x) % 400) * P;
             let len = (rnd(&mut x) % 4 + 1) * P;
             let free = |m: &Model, lo: u64, hi: u64| {
@@ -1065,6 +1162,20 @@ mod tests {
                 rnd(&mut x) % (520 * P),
                 u64::MAX,
             ];
+            // The search made before this step's change, again: answered by the hint
+            // unless the change could have made a higher answer.
+            let (bound, len) = fixed;
+            let mut below = 0;
+            let mut want = None;
+            for v in m.values().take_while(|v| v.start <= bound) {
+                if v.start - below >= len {
+                    want = Some((v.start, v.start - below));
+                }
+                below = v.end;
+            }
+            assert_eq!(s.highest_fit(bound, len), want, "step {step}");
+            let top = m.range(..300 * P).next_back().map(|e| e.1);
+            assert_eq!(s.below_top(300 * P), top, "step {step}");
             // Searches work on stale maxima too; flushed, the maxima are exact.
             if step % 3 == 0 {
                 s.flush();
