@@ -108,7 +108,8 @@ fn lookups(c: &mut Criterion) {
     });
     // The same search when every gap above is plugged: mmap_base sits at the top of
     // the 10,000 VMAs, so the new mapping lands below all of them (the worst case for
-    // a search that walks VMAs; the gap index makes it one descent).
+    // a search that walks VMAs; the gap maxima make it one descent, and the search
+    // hint, while nothing changes above the answer, a check).
     let mut below = Mm::new(Config {
         mmap_base: 0x1000_0000_0000 + 10_000 * P,
         ..Config::default()
@@ -136,6 +137,32 @@ fn lookups(c: &mut Criterion) {
                 below.apply(&Op::Munmap {
                     addr: 0x1000_0000_0000 - P,
                     len: P,
+                });
+                black_box(r)
+            })
+        },
+    );
+    // The same with lengths of 1 and 2 pages in turn: the hint holds one question, so
+    // every search goes through the block, group and supergroup maxima.
+    let mut two = false;
+    g.bench_function(
+        "unhinted mmap + munmap below all of them, 1 and 2 pages in turn (gap search, no hint)",
+        |b| {
+            b.iter(|| {
+                two = !two;
+                let len = if two { 2 * P } else { P };
+                let r = below.apply(&Op::Mmap {
+                    addr: 0,
+                    len,
+                    prot: 3,
+                    flags: 0x22,
+                    fd: u64::MAX,
+                    offset: 0,
+                });
+                assert_eq!(r, vmspace::Outcome::Value(0x1000_0000_0000 - len));
+                below.apply(&Op::Munmap {
+                    addr: 0x1000_0000_0000 - len,
+                    len,
                 });
                 black_box(r)
             })

@@ -186,8 +186,8 @@ impl Mm {
     }
 
     /// The highest free range inside `[low, high)` that can hold `length` bytes,
-    /// returned as (start, end) clipped to `[low, high)`. `O(log n)`: the gap index
-    /// finds the highest VMA below `high` with a large enough gap beneath it.
+    /// returned as (start, end) clipped to `[low, high)`. `O(log n)`: the VMA set's gap
+    /// maxima find the highest VMA below `high` with a large enough gap beneath it.
     fn highest_gap(&self, low: u64, high: u64, length: u64) -> Option<(u64, u64)> {
         if high <= low || high - low < length {
             return None;

@@ -4,26 +4,30 @@
 //! The VMAs themselves live in a slab (`Vec<Vma>` with a free list), so that nothing
 //! moves them once stored. The order is kept by an index of blocks of at most
 //! [`BLOCK`] entries; an entry is the VMA's start, the free gap directly below it (down
-//! to the previous VMA's end, or to 0 for the lowest VMA) and its slab slot: 20 bytes,
-//! so that inserting or removing shifts a few hundred bytes at most. Beside the blocks
-//! the index keeps each block's first start (binary-searched to find a block), each
-//! block's largest gap, and each group of [`GROUP`] blocks' largest gap.
+//! to the previous VMA's end, or to 0 for the lowest VMA) and its slab slot, 24 bytes,
+//! side by side so that inserting or removing is one move of a few hundred bytes at
+//! most. Beside the blocks the index keeps each block's first start (binary-searched to
+//! find a block) and the largest gap of each block, of each group of [`GROUP`] blocks
+//! and of each supergroup of [`GROUP`] groups.
 //!
-//! Every lookup is one binary search over the blocks' first starts and one inside a
-//! block; the neighbours of an entry are the entries beside it, so "the VMA, the one
-//! before and the one after" costs one search, where a map of VMAs plus a separate gap
-//! index costs several. Every change keeps the gaps right by itself: inserting,
-//! removing, growing or shrinking a VMA updates its own gap and its successor's.
+//! Every lookup is one binary search over the blocks' first starts and one, without
+//! branches, inside a block; the neighbours of an entry are the entries beside it, so
+//! "the VMA, the one before and the one after" costs one search. Before searching, a
+//! lookup checks the *finger*, where the last one ended, and the entries beside it: a
+//! system call looks at the same VMAs many times. Every change keeps the gaps right by
+//! itself: inserting, removing, growing or shrinking a VMA updates its own gap and its
+//! successor's. Block maxima rise at once and fall lazily (see `stale`), and the last
+//! gap search's answer is kept while no write can have made a better one (see `hint`).
 //!
-//! Costs, for n VMAs: a lookup reads about log2(n / BLOCK) first starts and log2(BLOCK)
-//! starts. An update shifts inside one block; a split or merge of blocks (one per about
-//! BLOCK / 2 updates at worst) also shifts the per-block vectors, which is linear in
-//! n / BLOCK (about 1,000 entries at `vm.max_map_count`'s default of 65,530). A top-down
-//! gap search reads at most n / (BLOCK * GROUP) group maxima, GROUP block maxima and
-//! 2 * BLOCK gaps.
+//! Costs, for n VMAs: a lookup that misses the finger reads about log2(n / BLOCK) first
+//! starts and log2(BLOCK) starts. An update shifts inside one block; a split or merge of
+//! blocks (one per about BLOCK / 2 updates at worst) also shifts the per-block vectors,
+//! which is linear in n / BLOCK (about 2,000 entries at `vm.max_map_count`'s default of
+//! 65,530). A top-down gap search reads at most n / (BLOCK * GROUP^2) supergroup maxima,
+//! 2 * GROUP group and block maxima, and 2 * BLOCK gaps.
 //!
 //! Blocks filled by inserts in address order (VMAs built upwards) split so that the
-//! lower part stays full, which keeps the index near 20 bytes per VMA.
+//! lower part stays full, which keeps the index near 24 bytes per VMA.
 //!
 //! # Linux
 //! The kernel keeps VMAs in the maple tree of `mm->mm_mt`: `find_vma`, `vma_prev` and
@@ -42,7 +46,7 @@ use crate::vma::Vma;
 
 /// Most entries in a block.
 const BLOCK: usize = if cfg!(test) { 8 } else { 32 };
-/// Blocks per group of the upper summary.
+/// Blocks per group, and groups per supergroup, of the summaries.
 const GROUP: usize = if cfg!(test) { 4 } else { 16 };
 /// A block with fewer entries than this is merged into a neighbour that has room.
 const MERGE_BELOW: usize = BLOCK / 4;
