@@ -121,26 +121,26 @@ fn lookups(c: &mut Criterion) {
             if i % 2 == 0 { 1 } else { 3 },
         ));
     }
+    // An unhinted mmap of `len` that lands right below the 10,000 VMAs, and its munmap.
+    let mut pair_below = move |len: u64| {
+        let r = below.apply(&Op::Mmap {
+            addr: 0,
+            len,
+            prot: 3,
+            flags: 0x22,
+            fd: u64::MAX,
+            offset: 0,
+        });
+        assert_eq!(r, vmspace::Outcome::Value(0x1000_0000_0000 - len));
+        below.apply(&Op::Munmap {
+            addr: 0x1000_0000_0000 - len,
+            len,
+        });
+        r
+    };
     g.bench_function(
         "unhinted mmap + munmap below all of them (gap search)",
-        |b| {
-            b.iter(|| {
-                let r = below.apply(&Op::Mmap {
-                    addr: 0,
-                    len: P,
-                    prot: 3,
-                    flags: 0x22,
-                    fd: u64::MAX,
-                    offset: 0,
-                });
-                assert_eq!(r, vmspace::Outcome::Value(0x1000_0000_0000 - P));
-                below.apply(&Op::Munmap {
-                    addr: 0x1000_0000_0000 - P,
-                    len: P,
-                });
-                black_box(r)
-            })
-        },
+        |b| b.iter(|| black_box(pair_below(P))),
     );
     // The same with lengths of 1 and 2 pages in turn: the hint holds one question, so
     // every search goes through the block, group and supergroup maxima.
@@ -150,21 +150,7 @@ fn lookups(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 two = !two;
-                let len = if two { 2 * P } else { P };
-                let r = below.apply(&Op::Mmap {
-                    addr: 0,
-                    len,
-                    prot: 3,
-                    flags: 0x22,
-                    fd: u64::MAX,
-                    offset: 0,
-                });
-                assert_eq!(r, vmspace::Outcome::Value(0x1000_0000_0000 - len));
-                below.apply(&Op::Munmap {
-                    addr: 0x1000_0000_0000 - len,
-                    len,
-                });
-                black_box(r)
+                black_box(pair_below(if two { 2 * P } else { P }))
             })
         },
     );

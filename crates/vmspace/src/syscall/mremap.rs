@@ -505,20 +505,10 @@ impl Mm {
     /// unfaulted private anonymous source gets an address-derived pgoff. Returns the
     /// start of the VMA that holds the destination.
     fn copy_vma(&mut self, vma: &Vma, addr: u64, new_addr: u64, new_len: u64) -> u64 {
-        let mut pgoff = vma.pgoff_at(addr);
-        if vma.backing == Backing::Anon && vma.anon.is_none() {
-            pgoff = new_addr >> PAGE_SHIFT;
-        }
-        if let Some(k) = self.merge_new(
-            new_addr,
-            new_addr + new_len,
-            vma.vm_flags,
-            vma.backing,
-            pgoff,
-            vma.anon,
-        ) {
-            return k;
-        }
+        let pgoff = match self.merge_copy(vma, addr, new_addr, new_len) {
+            Ok(k) => return k,
+            Err(pgoff) => pgoff,
+        };
         self.insert_vma(Vma {
             start: new_addr,
             end: new_addr + new_len,
@@ -528,6 +518,25 @@ impl Mm {
             anon: vma.anon,
         });
         new_addr
+    }
+
+    /// copy_vma's first half: the copy's page offset (address-derived for an
+    /// unfaulted private anonymous source) and `vma_merge_new_range` at the
+    /// destination. The merged VMA's start, or the page offset a new VMA gets.
+    fn merge_copy(&mut self, vma: &Vma, addr: u64, new_addr: u64, len: u64) -> Result<u64, u64> {
+        let mut pgoff = vma.pgoff_at(addr);
+        if vma.backing == Backing::Anon && vma.anon.is_none() {
+            pgoff = new_addr >> PAGE_SHIFT;
+        }
+        self.merge_new(
+            new_addr,
+            new_addr + len,
+            vma.vm_flags,
+            vma.backing,
+            pgoff,
+            vma.anon,
+        )
+        .ok_or(pgoff)
     }
 
     /// [`copy_vma`](Self::copy_vma) for a whole VMA that is unmapped after the move.
@@ -541,20 +550,10 @@ impl Mm {
     /// destination VMA's start and whether the VMA was relocated.
     fn relocate_vma(&mut self, vma: &Vma, new_addr: u64, len: u64) -> (u64, bool) {
         debug_assert!(len >= vma.end - vma.start, "a move never shrinks");
-        let mut pgoff = vma.pgoff;
-        if vma.backing == Backing::Anon && vma.anon.is_none() {
-            pgoff = new_addr >> PAGE_SHIFT;
-        }
-        if let Some(k) = self.merge_new(
-            new_addr,
-            new_addr + len,
-            vma.vm_flags,
-            vma.backing,
-            pgoff,
-            vma.anon,
-        ) {
-            return (k, false);
-        }
+        let pgoff = match self.merge_copy(vma, vma.start, new_addr, len) {
+            Ok(k) => return (k, false),
+            Err(pgoff) => pgoff,
+        };
         self.update_vma(vma.start, |v| {
             v.start = new_addr;
             v.end = new_addr + len;
