@@ -469,6 +469,12 @@ impl VmaSet {
         (p.map(|p| self.at(p)), after.map(|a| self.at(a)))
     }
 
+    /// The VMA at `key` and the one directly after it in the set.
+    pub(crate) fn with_next(&self, key: u64) -> Option<(&Vma, Option<&Vma>)> {
+        let p = self.pos_of(key)?;
+        Some((self.at(p), self.next(p).map(|q| self.at(q))))
+    }
+
     /// The VMA at `key` and its neighbours: the one directly before it in the set and
     /// the one directly after (whether or not they touch it).
     pub(crate) fn with_neighbours(&self, key: u64) -> Option<(Option<&Vma>, &Vma, Option<&Vma>)> {

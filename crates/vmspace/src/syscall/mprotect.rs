@@ -93,7 +93,7 @@ impl Mm {
             let nk = self.mprotect_fixup(&v, nstart, v.end.min(end), &mut newflags)?;
             // The iterator continues after the VMA that now covers the range (which a
             // merge may have extended past `end`).
-            let (_, v, after) = self.vmas.with_neighbours(nk).expect("the VMA just changed");
+            let (v, after) = self.vmas.with_next(nk).expect("the VMA just changed");
             tmp = v.end;
             nstart = tmp;
             next = after.cloned();
