@@ -154,6 +154,38 @@ fn lookups(c: &mut Criterion) {
             })
         },
     );
+    // MAP_32BIT searches bottom-up from 1 GiB: with 10,000 VMAs packed there, the
+    // first free range is above all of them (found through the gap maxima).
+    let mut low = Mm::new(Config::default());
+    for i in 0..10_000 {
+        low.apply(&anon_fixed(
+            0x4000_0000 + i * P,
+            P,
+            if i % 2 == 0 { 1 } else { 3 },
+        ));
+    }
+    let above = 0x4000_0000 + 10_000 * P;
+    g.bench_function(
+        "MAP_32BIT mmap + munmap above all of them (bottom-up gap search)",
+        |b| {
+            b.iter(|| {
+                let r = low.apply(&Op::Mmap {
+                    addr: 0,
+                    len: P,
+                    prot: 3,
+                    flags: 0x22 | 0x40,
+                    fd: u64::MAX,
+                    offset: 0,
+                });
+                assert_eq!(r, vmspace::Outcome::Value(above));
+                low.apply(&Op::Munmap {
+                    addr: above,
+                    len: P,
+                });
+                black_box(r)
+            })
+        },
+    );
     g.bench_function("mprotect split and re-merge", |b| {
         b.iter(|| {
             i = (i + 7919) % 10_000;

@@ -4,6 +4,7 @@ use crate::Mm;
 use crate::addr::{PAGE_SIZE, PMD_SIZE, is_page_aligned, page_align_wrapping};
 use crate::error::{SysResult, bail};
 use crate::flags::{MapFlags, VmFlags};
+use crate::vma::Vma;
 
 /// What kind of object a new mapping is of, for choosing the allocator.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -237,32 +238,45 @@ impl Mm {
         let length = info.length.checked_add(info.align_mask)?;
         let mut low_limit = info.low_limit.max(self.cfg.search_min_addr);
         let high_limit = info.high_limit;
-        'retry: loop {
-            let mut gs = low_limit;
-            if let Some(v) = self.vma_at(gs) {
-                gs = v.end;
+        loop {
+            let (gs, next) = self.lowest_gap(low_limit, high_limit, length)?;
+            let mut gap = gs;
+            gap += info.align_offset.wrapping_sub(gap) & info.align_mask;
+            if let Some(n) = next
+                && n.vm_flags.contains(VmFlags::GROWSDOWN)
+                && n.start_gap(self.cfg.stack_guard_gap) < gap + length - 1
+            {
+                low_limit = n.end;
+                continue;
             }
-            loop {
-                let next = self.vma_from(gs);
-                let ge = next.map_or(high_limit, |n| n.start.min(high_limit));
-                if ge > gs && ge - gs >= length {
-                    let mut gap = gs;
-                    gap += info.align_offset.wrapping_sub(gap) & info.align_mask;
-                    if let Some(n) = next
-                        && n.vm_flags.contains(VmFlags::GROWSDOWN)
-                        && n.start_gap(self.cfg.stack_guard_gap) < gap + length - 1
-                    {
-                        low_limit = n.end;
-                        continue 'retry;
-                    }
-                    return Some(gap);
-                }
-                let n = next?;
-                if n.end >= high_limit {
-                    return None;
-                }
-                gs = n.end;
-            }
+            return Some(gap);
         }
+    }
+
+    /// The lowest free range at or above `low` that holds `length` bytes below
+    /// `high`: its start and the VMA just above it (none: the range reaches `high`).
+    /// `O(log n)`: after the first range (which `low` may clip), every free range is
+    /// the whole gap below a VMA, and the VMA set's gap maxima find the lowest one
+    /// that is large enough. The VMAs in between end below it, so the walk that
+    /// stops at the first VMA reaching `high` is the check that that gap starts
+    /// below `high`.
+    fn lowest_gap(&self, low: u64, high: u64, length: u64) -> Option<(u64, Option<&Vma>)> {
+        let gs = self.vma_at(low).map_or(low, |v| v.end);
+        let next = self.vma_from(gs);
+        let ge = next.map_or(high, |n| n.start.min(high));
+        if ge > gs && ge - gs >= length {
+            return Some((gs, next));
+        }
+        let first = next?;
+        if first.end >= high {
+            return None;
+        }
+        let (gs, next) = match self.vmas.lowest_fit(first.start + 1, length) {
+            Some((start, gap)) => (start - gap, self.vma_from(start)),
+            // Above the highest VMA.
+            None => (self.vmas.last().map_or(first.end, |v| v.end), None),
+        };
+        let ge = next.map_or(high, |n| n.start.min(high));
+        (gs < high && ge - gs >= length).then_some((gs, next))
     }
 }

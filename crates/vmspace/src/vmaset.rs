@@ -926,6 +926,76 @@ impl VmaSet {
         Some((start, gap))
     }
 
+    /// The lowest VMA starting at or above `from` whose gap is at least `len`: its
+    /// start and gap (the bottom-up search's counterpart of
+    /// [`highest_fit`](Self::highest_fit)).
+    pub(crate) fn lowest_fit(&self, from: u64, len: u64) -> Option<(u64, u64)> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        let fit_from = |blk: &Block, i0: usize| {
+            (i0..blk.len)
+                .find(|&i| blk.e[i].gap >= len)
+                .map(|i| (blk.e[i].start, blk.e[i].gap, i))
+        };
+        // The block holding `from`: only its entries at or above `from` count.
+        let b = self.block_of(from);
+        let first = if self.maxes[b] >= len {
+            let blk = &self.blocks[b];
+            fit_from(blk, blk.count_below(from, true)).map(|r| (r.0, r.1, (b, r.2)))
+        } else {
+            None
+        };
+        // Then, lowest first: the blocks after it in its group, the groups after that
+        // in its supergroup, the supergroups after that (stale maxima as in
+        // highest_fit).
+        let in_block = |j: usize| {
+            let r = fit_from(&self.blocks[j], 0)?;
+            Some((r.0, r.1, (j, r.2)))
+        };
+        let in_group = |g: usize| {
+            let lo = g * GROUP;
+            let hi = (lo + GROUP).min(self.maxes.len());
+            (lo..hi)
+                .filter(|&j| self.maxes[j] >= len)
+                .find_map(in_block)
+        };
+        let in_super = |sg: usize| {
+            let lo = sg * GROUP;
+            let hi = (lo + GROUP).min(self.groups.len());
+            (lo..hi)
+                .filter(|&g| self.groups[g] >= len)
+                .find_map(in_group)
+        };
+        let g = b / GROUP;
+        let sg = g / GROUP;
+        let found = first
+            .or_else(|| {
+                (b + 1..((g + 1) * GROUP).min(self.maxes.len()))
+                    .filter(|&j| self.maxes[j] >= len)
+                    .find_map(in_block)
+            })
+            .or_else(|| {
+                (g + 1..((sg + 1) * GROUP).min(self.groups.len()))
+                    .filter(|&gg| self.groups[gg] >= len)
+                    .find_map(in_group)
+            })
+            .or_else(|| {
+                (sg + 1..self.supers.len())
+                    .filter(|&s| self.supers[s] >= len)
+                    .find_map(in_super)
+            });
+        let (start, gap, p) = found?;
+        self.touch(p);
+        Some((start, gap))
+    }
+
+    /// The highest VMA.
+    pub(crate) fn last(&self) -> Option<&Vma> {
+        let blk = self.blocks.last()?;
+        Some(&self.slab[blk.e[blk.len - 1].slot as usize])
+    }
+
     // ----- checks -------------------------------------------------------------------
 
     /// Does the index agree with the VMAs: order, gaps, summaries, slots? (for the
@@ -1039,6 +1109,7 @@ mod tests {
             assert_eq!(s.below(a), lt, "below {a:#x}");
             assert_eq!(s.below_top(a), lt, "below_top {a:#x}");
             assert_eq!(s.below_top(a), lt, "below_top again {a:#x}");
+            assert_eq!(s.last(), m.values().next_back(), "last");
             assert_eq!(s.from(a), ge, "from {a:#x}");
             assert_eq!(s.get(a), m.get(&a), "get {a:#x}");
             let fv = m.values().find(|v| v.end > a);
@@ -1068,6 +1139,16 @@ mod tests {
                     below = v.end;
                 }
                 assert_eq!(s.highest_fit(a, len), want, "highest_fit {a:#x} {len:#x}");
+                let mut below = 0;
+                let mut want = None;
+                for v in m.values() {
+                    if v.start >= a && v.start - below >= len {
+                        want = Some((v.start, v.start - below));
+                        break;
+                    }
+                    below = v.end;
+                }
+                assert_eq!(s.lowest_fit(a, len), want, "lowest_fit {a:#x} {len:#x}");
             }
         }
     }
