@@ -40,6 +40,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
+use core::ops::Range;
 
 use crate::addr::pages;
 use crate::vma::Vma;
@@ -340,31 +341,15 @@ impl VmaSet {
         addr.checked_sub(1).and_then(|a| self.pos_le(a))
     }
 
-    /// The first entry starting at or above `addr`.
+    /// The first entry starting at or above `addr`: the one after the last entry
+    /// starting below it.
     fn pos_ge(&self, addr: u64) -> Option<Pos> {
-        // The finger or the entry after it (a walk to a neighbour).
-        if let Some((p, s)) = self.finger() {
-            if s >= addr {
-                if self.prev(p).is_none_or(|q| self.start_at(q) < addr) {
-                    return Some(p);
-                }
-            } else if let Some(n) = self.next(p)
-                && self.start_at(n) >= addr
-            {
-                return Some(self.touch(n));
-            }
-        }
-        if self.blocks.is_empty() {
-            return None;
-        }
-        let b = self.block_of(addr);
-        let blk = &self.blocks[b];
-        let i = blk.count_below(addr, true);
-        if i < blk.len {
-            Some(self.touch((b, i)))
-        } else {
-            (b + 1 < self.blocks.len()).then(|| self.touch((b + 1, 0)))
-        }
+        let q = match self.pos_lt(addr) {
+            Some(p) => self.next(p)?,
+            None if self.blocks.is_empty() => return None,
+            None => (0, 0),
+        };
+        Some(self.touch(q))
     }
 
     fn next(&self, (b, i): Pos) -> Option<Pos> {
@@ -863,67 +848,10 @@ impl VmaSet {
         if self.firsts.first().is_none_or(|&f| f > bound) {
             return None;
         }
-        let fit_in = |blk: &Block, end: usize| {
-            (0..end)
-                .rev()
-                .find(|&i| blk.e[i].gap >= len)
-                .map(|i| (blk.e[i].start, blk.e[i].gap, i))
-        };
         // The block holding `bound`: only its entries at or below `bound` count.
         let b = self.block_of(bound);
-        if self.maxes[b] >= len {
-            let blk = &self.blocks[b];
-            let end = blk.count_below(bound, false);
-            if let Some((start, gap, i)) = fit_in(blk, end) {
-                // The caller looks at the VMA above the gap next.
-                self.touch((b, i));
-                return Some((start, gap));
-            }
-        }
-        // Then, highest first: the blocks below it in its group, the groups below
-        // that in its supergroup, the supergroups below that. A maximum can be stale
-        // (larger than what it covers holds): a descent may find nothing and go on.
-        let in_block = |j: usize| {
-            let r = fit_in(&self.blocks[j], self.blocks[j].len)?;
-            Some((r.0, r.1, (j, r.2)))
-        };
-        let in_group = |g: usize| {
-            let from = g * GROUP;
-            let to = (from + GROUP).min(self.maxes.len());
-            (from..to)
-                .rev()
-                .filter(|&j| self.maxes[j] >= len)
-                .find_map(in_block)
-        };
-        let in_super = |sg: usize| {
-            let from = sg * GROUP;
-            let to = (from + GROUP).min(self.groups.len());
-            (from..to)
-                .rev()
-                .filter(|&g| self.groups[g] >= len)
-                .find_map(in_group)
-        };
-        let g = b / GROUP;
-        let sg = g / GROUP;
-        let found = (g * GROUP..b)
-            .rev()
-            .filter(|&j| self.maxes[j] >= len)
-            .find_map(in_block)
-            .or_else(|| {
-                (sg * GROUP..g)
-                    .rev()
-                    .filter(|&gg| self.groups[gg] >= len)
-                    .find_map(in_group)
-            })
-            .or_else(|| {
-                (0..sg)
-                    .rev()
-                    .filter(|&s| self.supers[s] >= len)
-                    .find_map(in_super)
-            });
-        let (start, gap, p) = found?;
-        self.touch(p);
-        Some((start, gap))
+        let end = self.blocks[b].count_below(bound, false);
+        self.first_fit::<true>(b, 0..end, len)
     }
 
     /// The lowest VMA starting at or above `from` whose gap is at least `len`: its
@@ -933,59 +861,82 @@ impl VmaSet {
         if self.blocks.is_empty() {
             return None;
         }
-        let fit_from = |blk: &Block, i0: usize| {
-            (i0..blk.len)
-                .find(|&i| blk.e[i].gap >= len)
-                .map(|i| (blk.e[i].start, blk.e[i].gap, i))
-        };
         // The block holding `from`: only its entries at or above `from` count.
         let b = self.block_of(from);
-        let first = if self.maxes[b] >= len {
-            let blk = &self.blocks[b];
-            fit_from(blk, blk.count_below(from, true)).map(|r| (r.0, r.1, (b, r.2)))
-        } else {
-            None
+        let blk = &self.blocks[b];
+        self.first_fit::<false>(b, blk.count_below(from, true)..blk.len, len)
+    }
+
+    /// The first entry, going down (`DOWN`) or up from the entries `first` of block
+    /// `b`, whose gap is at least `len`: those entries, then the other blocks of `b`'s
+    /// group, the other groups of its supergroup, the other supergroups, each only
+    /// where its maximum is at least `len`. A maximum can be stale (larger than what
+    /// it covers holds): a descent may find nothing and go on. Leaves the finger on
+    /// the entry found.
+    fn first_fit<const DOWN: bool>(
+        &self,
+        b: usize,
+        first: Range<usize>,
+        len: u64,
+    ) -> Option<(u64, u64)> {
+        // `lo..hi` in the search's direction.
+        let order = |lo: usize, hi: usize| {
+            (0..hi.saturating_sub(lo)).map(move |k| if DOWN { hi - 1 - k } else { lo + k })
         };
-        // Then, lowest first: the blocks after it in its group, the groups after that
-        // in its supergroup, the supergroups after that (stale maxima as in
-        // highest_fit).
-        let in_block = |j: usize| {
-            let r = fit_from(&self.blocks[j], 0)?;
-            Some((r.0, r.1, (j, r.2)))
+        let in_entries = |j: usize, r: Range<usize>| {
+            let blk = &self.blocks[j];
+            order(r.start, r.end)
+                .find(|&i| blk.e[i].gap >= len)
+                .map(|i| (blk.e[i].start, blk.e[i].gap, (j, i)))
         };
+        let in_block = |j: usize| in_entries(j, 0..self.blocks[j].len);
         let in_group = |g: usize| {
             let lo = g * GROUP;
-            let hi = (lo + GROUP).min(self.maxes.len());
-            (lo..hi)
+            order(lo, (lo + GROUP).min(self.maxes.len()))
                 .filter(|&j| self.maxes[j] >= len)
                 .find_map(in_block)
         };
         let in_super = |sg: usize| {
             let lo = sg * GROUP;
-            let hi = (lo + GROUP).min(self.groups.len());
-            (lo..hi)
+            order(lo, (lo + GROUP).min(self.groups.len()))
                 .filter(|&g| self.groups[g] >= len)
                 .find_map(in_group)
         };
-        let g = b / GROUP;
-        let sg = g / GROUP;
-        let found = first
-            .or_else(|| {
-                (b + 1..((g + 1) * GROUP).min(self.maxes.len()))
-                    .filter(|&j| self.maxes[j] >= len)
-                    .find_map(in_block)
-            })
-            .or_else(|| {
-                (g + 1..((sg + 1) * GROUP).min(self.groups.len()))
-                    .filter(|&gg| self.groups[gg] >= len)
-                    .find_map(in_group)
-            })
-            .or_else(|| {
-                (sg + 1..self.supers.len())
-                    .filter(|&s| self.supers[s] >= len)
-                    .find_map(in_super)
-            });
+        // The siblings of `k` (a block, a group) within its parent, in the direction.
+        let rest = |k: usize, n: usize| {
+            let lo = k / GROUP * GROUP;
+            if DOWN {
+                order(lo, k)
+            } else {
+                order(k + 1, (lo + GROUP).min(n))
+            }
+        };
+        let (g, sg) = (b / GROUP, b / GROUP / GROUP);
+        let found = (if self.maxes[b] >= len {
+            in_entries(b, first)
+        } else {
+            None
+        })
+        .or_else(|| {
+            rest(b, self.maxes.len())
+                .filter(|&j| self.maxes[j] >= len)
+                .find_map(in_block)
+        })
+        .or_else(|| {
+            rest(g, self.groups.len())
+                .filter(|&gg| self.groups[gg] >= len)
+                .find_map(in_group)
+        })
+        .or_else(|| {
+            let supers = if DOWN {
+                order(0, sg)
+            } else {
+                order(sg + 1, self.supers.len())
+            };
+            supers.filter(|&s| self.supers[s] >= len).find_map(in_super)
+        });
         let (start, gap, p) = found?;
+        // The caller looks at the VMA above the gap next.
         self.touch(p);
         Some((start, gap))
     }
