@@ -315,8 +315,13 @@ impl Mm {
 
     /// The `may_split` hook: special mappings refuse to be split.
     pub(crate) fn may_split(&self, key: u64) -> SysResult<()> {
-        if let Backing::Foreign(ForeignId(i)) = self.vma(key).backing
-            && self.foreign[i as usize].special
+        Self::may_split_vma(&self.foreign, self.vma(key))
+    }
+
+    /// [`may_split`](Self::may_split) for a VMA at hand (`foreign` is `Mm::foreign`).
+    fn may_split_vma(foreign: &[Foreign], v: &Vma) -> SysResult<()> {
+        if let Backing::Foreign(ForeignId(i)) = v.backing
+            && foreign[i as usize].special
         {
             bail!(
                 EINVAL,
@@ -329,21 +334,13 @@ impl Mm {
     /// `__split_vma` (no map_count check): split the VMA at `key` at `at`; returns the
     /// start of the upper part.
     pub(crate) fn split_vma_nocheck(&mut self, key: u64, at: u64) -> SysResult<u64> {
-        // The may_split hook (special mappings refuse) on the VMA the split finds.
+        // The may_split hook on the VMA the split finds.
         let foreign = &self.foreign;
-        let Some(upper) = self
+        let backing = self
             .vmas
-            .split_unless(key, at, |v| {
-                matches!(v.backing, Backing::Foreign(ForeignId(i)) if foreign[i as usize].special)
-            })
-            .expect("splitting an existing VMA")
-        else {
-            bail!(
-                EINVAL,
-                "special_mapping_split: special mappings cannot be split"
-            );
-        };
-        let backing = upper.backing;
+            .split_checked(key, at, |v| Self::may_split_vma(foreign, v))
+            .expect("splitting an existing VMA")?
+            .backing;
         // vma_adjust_trans_huge: a huge PMD across the split point is split.
         if !at.is_multiple_of(crate::addr::PMD_SIZE) {
             self.split_huge_zero(crate::addr::align_down(at, crate::addr::PMD_SIZE));
@@ -657,12 +654,6 @@ impl Mm {
     /// unmap in one step: the part that stays keeps the VMA's attributes, with its
     /// page offset advanced when the head goes).
     fn trim_vma(&mut self, key: u64, start: u64, end: u64) {
-        use crate::addr::{PMD_SIZE, align_down};
-        // vma_adjust_trans_huge at the split point.
-        let at = if key == start { end } else { start };
-        if !at.is_multiple_of(PMD_SIZE) {
-            self.split_huge_zero(align_down(at, PMD_SIZE));
-        }
         let mut flags = VmFlags::empty();
         self.update_vma(key, |v| {
             flags = v.vm_flags;
@@ -673,25 +664,27 @@ impl Mm {
                 v.end = start;
             }
         });
-        let npages = pages(end - start);
+        // zap_range also splits a huge zero PMD across the split point (the split's
+        // vma_adjust_trans_huge), which is one of the range's edges.
         self.zap_range(start, end);
-        if flags.contains(VmFlags::LOCKED) {
-            self.locked_vm -= npages;
-        }
-        if flags.contains(VmFlags::ACCOUNT) {
-            self.vm_unacct(npages);
-        }
+        self.unaccount_unmapped(flags, pages(end - start));
     }
 
     /// Remove a whole VMA: zap its pages, return its commit charge and locked pages.
     pub(crate) fn unmap_whole_vma(&mut self, key: u64) {
         let v = self.remove_vma(key);
         self.zap_range(v.start, v.end);
-        if v.vm_flags.contains(VmFlags::LOCKED) {
-            self.locked_vm -= v.pages();
+        self.unaccount_unmapped(v.vm_flags, v.pages());
+    }
+
+    /// `npages` of a VMA with `flags` were unmapped: return their locked pages and
+    /// commit charge.
+    fn unaccount_unmapped(&mut self, flags: VmFlags, npages: u64) {
+        if flags.contains(VmFlags::LOCKED) {
+            self.locked_vm -= npages;
         }
-        if v.vm_flags.contains(VmFlags::ACCOUNT) {
-            self.vm_unacct(v.pages());
+        if flags.contains(VmFlags::ACCOUNT) {
+            self.vm_unacct(npages);
         }
     }
 

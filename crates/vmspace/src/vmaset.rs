@@ -344,12 +344,16 @@ impl VmaSet {
     /// The first entry starting at or above `addr`: the one after the last entry
     /// starting below it.
     fn pos_ge(&self, addr: u64) -> Option<Pos> {
-        let q = match self.pos_lt(addr) {
-            Some(p) => self.next(p)?,
-            None if self.blocks.is_empty() => return None,
-            None => (0, 0),
-        };
+        let q = self.after(self.pos_lt(addr))?;
         Some(self.touch(q))
+    }
+
+    /// The entry after `p`; with no `p`, the first entry.
+    fn after(&self, p: Option<Pos>) -> Option<Pos> {
+        match p {
+            Some(p) => self.next(p),
+            None => (!self.blocks.is_empty()).then_some((0, 0)),
+        }
     }
 
     fn next(&self, (b, i): Pos) -> Option<Pos> {
@@ -430,12 +434,13 @@ impl VmaSet {
 
     /// `find_vma`: the first VMA ending above `addr`.
     pub(crate) fn find_vma(&self, addr: u64) -> Option<&Vma> {
-        let next = match self.pos_le(addr) {
-            Some(p) if self.at(p).end > addr => return Some(self.at(p)),
-            Some(p) => self.next(p),
-            None => (!self.blocks.is_empty()).then_some((0, 0)),
-        };
-        next.map(|p| self.at(p))
+        let p = self.pos_le(addr);
+        if let Some(p) = p
+            && self.at(p).end > addr
+        {
+            return Some(self.at(p));
+        }
+        self.after(p).map(|q| self.at(q))
     }
 
     /// The last VMA starting below `start` and the first starting at or above `end`
@@ -443,11 +448,7 @@ impl VmaSet {
     /// starts inside it.
     pub(crate) fn around(&self, start: u64, end: u64) -> (Option<&Vma>, Option<&Vma>) {
         let p = self.pos_lt(start);
-        let after = match p {
-            Some(p) => self.next(p),
-            None => (!self.blocks.is_empty()).then_some((0, 0)),
-        };
-        let after = match after {
+        let after = match self.after(p) {
             Some(a) if self.start_at(a) < end => self.pos_ge(end),
             a => a,
         };
@@ -633,14 +634,7 @@ impl VmaSet {
         // that entry ends its block).
         let before = self.pos_lt(start);
         debug_assert!(
-            before
-                .and_then(|p| self.next(p))
-                .or(if before.is_none() && !self.blocks.is_empty() {
-                    Some((0, 0))
-                } else {
-                    None
-                })
-                .is_none_or(|n| self.start_at(n) > start),
+            self.after(before).is_none_or(|n| self.start_at(n) > start),
             "a VMA already starts at {start:#x}"
         );
         let (b, i) = before.map_or((0, 0), |(b, i)| (b, i + 1));
@@ -757,20 +751,20 @@ impl VmaSet {
     /// keeps `key`, the upper part (its page offset advanced) is new. The upper part.
     #[cfg(test)]
     pub(crate) fn split(&mut self, key: u64, at: u64) -> Option<&Vma> {
-        self.split_unless(key, at, |_| false)
+        self.split_checked(key, at, |_| Ok::<(), ()>(()))
             .map(|u| u.expect("nothing refuses"))
     }
 
-    /// [`split`](Self::split), unless `refuse` says no for the VMA (`Some(None)`).
-    pub(crate) fn split_unless(
+    /// [`split`](Self::split) after `check` accepted the VMA (its error otherwise).
+    pub(crate) fn split_checked<E>(
         &mut self,
         key: u64,
         at: u64,
-        refuse: impl FnOnce(&Vma) -> bool,
-    ) -> Option<Option<&Vma>> {
+        check: impl FnOnce(&Vma) -> Result<(), E>,
+    ) -> Option<Result<&Vma, E>> {
         let p = self.pos_of(key)?;
-        if refuse(self.at(p)) {
-            return Some(None);
+        if let Err(e) = check(self.at(p)) {
+            return Some(Err(e));
         }
         let slot = self.slot_at(p) as usize;
         let lower = &mut self.slab[slot];
@@ -785,7 +779,7 @@ impl VmaSet {
         // above it is the old one.
         let up = self.insert_at((p.0, p.1 + 1), at, 0, uslot);
         self.touch(up);
-        Some(Some(&self.slab[uslot as usize]))
+        Some(Ok(&self.slab[uslot as usize]))
     }
 
     // ----- gap search ---------------------------------------------------------------
