@@ -58,13 +58,56 @@ impl fmt::Display for Divergence {
     }
 }
 
-/// The outcome of one lockstep step.
+/// The outcome of one lockstep step: the verdict on one operation. A failure of the
+/// tool (the kernel side's process died, `/proc` could not be read) is not a verdict
+/// but the `Err` of [`Differ::step`], a [`BackendError`] whose kind says whether the
+/// process died ([`vmspace::BackendErrorKind::AgentDied`], with its wait status).
 #[derive(Clone, Debug)]
 pub enum Step {
     /// Both backends agree; the (common) outcome.
     Agree(Outcome),
-    /// They disagree.
+    /// They disagree: both answered, the kernel side was alive throughout (confirmed
+    /// before this verdict) and its observations were complete.
     Diverge(Box<Divergence>),
+    /// One side does not model the operation (or the engine cannot know the answer):
+    /// neither an agreement nor a disagreement. The two sides may have parted (one
+    /// performed the operation, the other did not), so the pair must not be stepped
+    /// further.
+    Unsupported(Unsupported),
+}
+
+/// An operation one side does not model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The operation.
+    pub op: Op,
+    /// Which side said so: `engine`, `kernel`, or `differ` (the differ's own rule,
+    /// e.g. a load from the agent's own memory, whose contents the engine cannot know).
+    pub side: &'static str,
+    /// Why.
+    pub what: String,
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "not modelled ({}): {}\n  {}",
+            self.side,
+            self.what,
+            vmspace_script::format_op(&self.op)
+        )
+    }
+}
+
+/// One of the seeded process's own mappings (the agent's code, heap, stack, transfer
+/// buffer, ...), as the seed listed it or where a script moved it.
+#[derive(Clone, Debug)]
+struct OwnRange {
+    start: u64,
+    end: u64,
+    /// What it is, for warnings: the maps name, or `anonymous`.
+    name: String,
 }
 
 /// Two backends driven in lockstep.
@@ -77,9 +120,15 @@ pub struct Differ<'a> {
     touched: Vec<(u64, u64)>,
     /// At most this many pages are compared per step.
     pub max_compare_pages: u64,
-    /// Ranges whose page-table state the engine cannot know (the seeded process's own
-    /// mappings, populated before the engine took over): never compared.
-    opaque: Vec<(u64, u64)>,
+    /// Ranges whose page-table state and contents the engine cannot know (the seeded
+    /// process's own mappings, populated before the engine took over): pages never
+    /// compared, loads unsupported, changes warned about ([`Differ::own_touch`]).
+    opaque: Vec<OwnRange>,
+    /// The seeded process's break at the start (below it, `brk` shrinks its heap).
+    seed_brk: u64,
+    /// Set by [`Differ::step`] when the operation changed or may have changed the
+    /// seeded process's own memory: which mapping, for a warning.
+    pub own_touch: Option<String>,
     /// Steps so far.
     steps: u64,
     /// Where the next rotating slice of the touched set starts.
@@ -127,6 +176,8 @@ impl<'a> Differ<'a> {
             touched: Vec::new(),
             max_compare_pages: 4096,
             opaque: Vec::new(),
+            seed_brk: 0,
+            own_touch: None,
             steps: 0,
             cursor: 0,
             matcher: compare::MapsMatcher::default(),
@@ -150,9 +201,71 @@ impl<'a> Differ<'a> {
         d.opaque = seed
             .vmas
             .iter()
-            .map(|v| (v.line.start, v.line.end))
+            .map(|v| OwnRange {
+                start: v.line.start,
+                end: v.line.end,
+                name: v
+                    .line
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "anonymous".to_string()),
+            })
             .collect();
+        d.seed_brk = seed.brk;
         d
+    }
+
+    /// The seeded process's own mapping that `[s, e)` overlaps, if any.
+    fn own_at(&self, s: u64, e: u64) -> Option<&OwnRange> {
+        self.opaque.iter().find(|r| s < r.end && r.start < e)
+    }
+
+    /// The ranges `op` may change the contents or mapping of (not only its page
+    /// tables' population): where a script damages the agent if they are its own.
+    fn damaged_ranges(&self, op: &Op, kernel: &Outcome) -> Vec<(u64, u64)> {
+        const MAP_FIXED: u64 = 0x10;
+        const MREMAP_FIXED: u64 = 2;
+        let r = |a: u64, l: u64| (a, a.saturating_add(l));
+        match *op {
+            Op::Store { .. } | Op::Fill { .. } | Op::Munmap { .. } | Op::Mprotect { .. } => {
+                op.touched_ranges()
+            }
+            Op::Mmap {
+                addr, len, flags, ..
+            } if flags & MAP_FIXED != 0 => vec![r(addr, len)],
+            // MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTNEED_LOCKED and
+            // MADV_GUARD_INSTALL drop or fence off contents.
+            Op::Madvise { addr, len, advice } if [4, 8, 9, 24, 102].contains(&advice) => {
+                vec![r(addr, len)]
+            }
+            Op::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => {
+                let mut v = vec![r(old_addr, old_len)];
+                if flags & MREMAP_FIXED != 0 {
+                    v.push(r(new_addr, new_len));
+                }
+                v
+            }
+            Op::Brk { .. } => match *kernel {
+                Outcome::Value(b) if b < self.seed_brk => vec![(b, self.seed_brk)],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// Confirm that the kernel side is alive and everything read from it so far was
+    /// complete (see [`Backend::confirm`]).
+    ///
+    /// # Errors
+    /// If it is not: the tool failed, no verdict can be given.
+    pub fn confirm(&mut self) -> Result<(), BackendError> {
+        self.kernel.confirm()
     }
 
     fn touch(&mut self, start: u64, end: u64) {
@@ -174,20 +287,63 @@ impl<'a> Differ<'a> {
     }
 
     /// Perform `op` on both and compare everything observable.
+    ///
+    /// # Errors
+    /// A failure of the kernel side (see [`Step`]).
     pub fn step(&mut self, op: &Op) -> Result<Step, BackendError> {
+        self.own_touch = None;
+        let unsupported = |side, what: String| {
+            Ok(Step::Unsupported(Unsupported {
+                op: op.clone(),
+                side,
+                what,
+            }))
+        };
+        // The engine cannot know the contents of memory it did not create; the
+        // kernel's answer would be compared with made-up bytes.
+        if let Op::Load { addr, len } = *op
+            && let Some(own) = self.own_at(addr, addr.saturating_add(len))
+        {
+            return unsupported(
+                "differ",
+                format!(
+                    "a load from the agent's own memory ({} at {:#x}-{:#x}), whose contents \
+                     the engine does not model",
+                    own.name, own.start, own.end
+                ),
+            );
+        }
         let t0 = std::time::Instant::now();
         let kernel = self.kernel.apply(op)?;
+        // What the kernel side does not do, the engine must not do either.
+        if let Outcome::Unsupported(why) = &kernel {
+            return unsupported("kernel", why.clone());
+        }
+        if !matches!(kernel, Outcome::Error(_)) {
+            let own = self
+                .damaged_ranges(op, &kernel)
+                .into_iter()
+                .find_map(|(s, e)| self.own_at(s, e))
+                .map(|o| format!("{} at {:#x}-{:#x}", o.name, o.start, o.end));
+            self.own_touch = own;
+        }
         let t1 = std::time::Instant::now();
         let engine = self.engine.apply(op);
         let t2 = std::time::Instant::now();
         self.timing[0] += t1 - t0;
         self.timing[1] += t2 - t1;
+        if let Outcome::Unsupported(why) = &engine {
+            return unsupported("engine", why.clone());
+        }
         for (s, e) in op.touched_ranges() {
             if e.saturating_sub(s) <= 1 << 40 {
                 self.touch(s, e);
             }
         }
-        let diverge = |this: &Self, kind, detail: String, maps_diff| {
+        let diverge = |this: &mut Self, kind, detail: String, maps_diff| {
+            // Whatever was read from the kernel side must have been read from a live
+            // process: a dead one's files read as empty.
+            this.kernel.confirm()?;
             let reason = this.engine.last_reason();
             Ok(Step::Diverge(Box::new(Divergence {
                 op: op.clone(),
@@ -272,12 +428,16 @@ impl<'a> Differ<'a> {
         ) = (op, &kernel)
         {
             let (from, len, to) = (*old_addr, *old_len, *to);
-            let moved: Vec<(u64, u64)> = self
+            let moved: Vec<OwnRange> = self
                 .opaque
                 .iter()
-                .filter_map(|&(a, b)| {
-                    let (s, e) = (a.max(from), b.min(from.saturating_add(len)));
-                    (s < e && to != from).then(|| (to + (s - from), to + (e - from)))
+                .filter_map(|r| {
+                    let (s, e) = (r.start.max(from), r.end.min(from.saturating_add(len)));
+                    (s < e && to != from).then(|| OwnRange {
+                        start: to + (s - from),
+                        end: to + (e - from),
+                        name: r.name.clone(),
+                    })
                 })
                 .collect();
             self.opaque.extend(moved);
@@ -421,7 +581,7 @@ impl<'a> Differ<'a> {
             for &(vs, ve) in vmas {
                 let s = ts.max(vs);
                 let e = te.min(ve);
-                if s < e && !self.opaque.iter().any(|&(a, b)| s < b && a < e) {
+                if s < e && self.own_at(s, e).is_none() {
                     let n = ((e - s) / PAGE).min(budget);
                     runs.push((s, n));
                     budget -= n;

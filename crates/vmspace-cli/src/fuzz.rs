@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use vmspace::{Backend, Config, Mm, Op, Outcome, Seed};
-use vmspace_script::{Arg, BinOp, Call, Env, Expr};
+use vmspace_script::{Arg, BinOp, Call, Env, Expr, RunErrorKind, Runner};
 
-use crate::differ::{Differ, Divergence, Step};
+use crate::differ::{Differ, Divergence, Step, Unsupported};
 use crate::generate::{Generator, Weights};
+use crate::lockstep::Lockstep;
+use crate::outfile;
 
 /// Operations every run starts with (RLIMIT_AS cap, window probe, unmap of the probe);
 /// shrinking keeps them.
@@ -55,10 +57,22 @@ pub struct FuzzReport {
     pub ops_per_sec: f64,
     /// The first disagreement.
     pub divergence: Option<Divergence>,
-    /// The shrunk reproducer, if one was written.
+    /// The reproducer, if one was written: shrunk, and checked to disagree again on a
+    /// fresh process (the unshrunk sequence if only that one did).
     pub repro: Option<PathBuf>,
     /// Operations in the reproducer.
     pub repro_ops: usize,
+    /// Operations one side did not model (each ends its run; a fresh process goes on).
+    pub unsupported: u64,
+    /// The first of them.
+    pub first_unsupported: Option<Unsupported>,
+    /// Disagreements that did not happen again on a fresh process, neither shrunk nor
+    /// whole: not findings (no reproducer is kept); the campaign goes on.
+    pub flakes: u64,
+    /// The first of them.
+    pub first_flake: Option<Divergence>,
+    /// The signal (SIGINT, SIGTERM) that stopped the campaign early, if one did.
+    pub interrupted: Option<i32>,
 }
 
 fn mix(seed: u64, run: u64) -> u64 {
@@ -74,22 +88,30 @@ fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Diverg
         match d.step(op).map_err(|e| e.message)? {
             Step::Agree(_) => {}
             Step::Diverge(div) => return Ok(Some((i, *div))),
+            Step::Unsupported(_) => return Ok(None),
         }
     }
+    d.confirm().map_err(|e| e.message)?;
     Ok(None)
 }
 
-/// Delta debugging (ddmin) of an operation list that makes the backends disagree.
-fn shrink(spawner: &mut dyn Spawner, all: Vec<Op>, deadline: Instant) -> Vec<Op> {
+/// Delta debugging (ddmin) of an operation list that makes the backends disagree,
+/// until `deadline` or until `stop` says so.
+fn shrink(
+    spawner: &mut dyn Spawner,
+    all: Vec<Op>,
+    deadline: Instant,
+    stop: &dyn Fn() -> Option<i32>,
+) -> Vec<Op> {
     let keep = PROLOGUE.min(all.len());
     let prologue: Vec<Op> = all[..keep].to_vec();
     let mut ops: Vec<Op> = all[keep..].to_vec();
     let mut n = 2usize;
-    while ops.len() >= 2 && Instant::now() < deadline {
+    while ops.len() >= 2 && Instant::now() < deadline && stop().is_none() {
         let chunk = ops.len().div_ceil(n);
         let mut reduced = false;
         for i in 0..n {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || stop().is_some() {
                 break;
             }
             let lo = i * chunk;
@@ -232,15 +254,60 @@ pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome], initial_brk:
 }
 
 /// Run a campaign.
+///
+/// # Errors
+/// A failure of the tool: the output directory cannot be written, or a kernel-side
+/// process could not be started or died (the message says how, and after which
+/// operation).
 pub fn fuzz(
     spawner: &mut dyn Spawner,
     opts: &FuzzOptions,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<FuzzReport, String> {
+    fuzz_until(spawner, opts, progress, &|| None)
+}
+
+/// [`fuzz`], stopping early when `stop` returns a signal number (checked between
+/// operations and between shrinking steps): a disagreement found by then is still
+/// written (shrunk as far as it got, and checked), and the report says why it stopped.
+///
+/// # Errors
+/// As [`fuzz`].
+pub fn fuzz_until(
+    spawner: &mut dyn Spawner,
+    opts: &FuzzOptions,
+    mut progress: impl FnMut(u64),
+    stop: &dyn Fn() -> Option<i32>,
+) -> Result<FuzzReport, String> {
+    outfile::check_writable_dir(&opts.out_dir).map_err(|e| {
+        format!(
+            "the reproducer directory {} is not writable: {e}",
+            opts.out_dir.display()
+        )
+    })?;
+    let mut report = FuzzReport {
+        seed: opts.seed,
+        ops: 0,
+        disagreements: 0,
+        ops_per_sec: 0.0,
+        divergence: None,
+        repro: None,
+        repro_ops: 0,
+        unsupported: 0,
+        first_unsupported: None,
+        flakes: 0,
+        first_flake: None,
+        interrupted: None,
+    };
     let mut done = 0u64;
     let mut busy = Duration::ZERO;
     let mut run = 0u64;
+    let rate = |done: u64, busy: Duration| done as f64 / busy.as_secs_f64().max(1e-9);
     while done < opts.ops {
+        if let Some(sig) = stop() {
+            report.interrupted = Some(sig);
+            break;
+        }
         let t0 = Instant::now();
         let (mut kernel, seed, cfg) = spawner.spawn()?;
         let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
@@ -252,13 +319,20 @@ pub fn fuzz(
         }
         let mut generator = Generator::new(mix(opts.seed, run), &seed, opts.weights.clone());
         let mut history = Vec::new();
+        let mut outcomes = Vec::new();
         let n = opts.run_len.min(opts.ops - done);
         let mut divergence = None;
         let mut window = 0;
         {
             let vm_size = engine.counters().vm_size_kb * 1024;
             let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
+            let failed = |e: vmspace::BackendError, ops: usize| {
+                format!("{} (after {ops} operations of run {run})", e.message)
+            };
             for i in 0..n + PROLOGUE as u64 {
+                if stop().is_some() {
+                    break;
+                }
                 let op = match i {
                     0 => generator.prologue(vm_size),
                     1 => Generator::window_probe(),
@@ -269,13 +343,7 @@ pub fn fuzz(
                     _ => generator.next_op(),
                 };
                 history.push(op.clone());
-                match d.step(&op).map_err(|e| {
-                    format!(
-                        "{} (after {} operations of run {run})",
-                        e.message,
-                        history.len()
-                    )
-                })? {
+                match d.step(&op).map_err(|e| failed(e, history.len()))? {
                     Step::Agree(o) => {
                         if opts.trace {
                             println!("{} = {o}", vmspace_script::format_op(&op));
@@ -287,10 +355,19 @@ pub fn fuzz(
                             window = w;
                             generator.set_window(w);
                         }
-                        generator.observe(&op, &o)
+                        generator.observe(&op, &o);
+                        outcomes.push(o);
                     }
                     Step::Diverge(div) => {
                         divergence = Some(*div);
+                        break;
+                    }
+                    Step::Unsupported(u) => {
+                        // Not a verdict: the two sides may have parted, so this run
+                        // ends here and a fresh process goes on.
+                        report.unsupported += 1;
+                        report.first_unsupported.get_or_insert(u);
+                        history.pop();
                         break;
                     }
                 }
@@ -301,6 +378,10 @@ pub fn fuzz(
                 if done.is_multiple_of(64) {
                     progress(done);
                 }
+            }
+            if divergence.is_none() {
+                // The last observations were of a live process too.
+                d.confirm().map_err(|e| failed(e, history.len()))?;
             }
             if std::env::var_os("VMSPACE_TIMING").is_some() {
                 let names = [
@@ -322,39 +403,110 @@ pub fn fuzz(
         busy += t0.elapsed();
         drop(kernel);
         if let Some(div) = divergence {
-            let deadline = Instant::now() + opts.shrink_time;
-            let small = shrink(spawner, history, deadline);
-            let (ops, outcomes, initial_brk) = outcomes_of(spawner, &small)?;
-            let header = format!(
-                "vmspace fuzz --seed {} found this disagreement (run {run}); reproduce with: vmspace diff FILE\n{}",
-                opts.seed,
-                div.to_string().trim_end()
-            );
-            let path = opts
-                .out_dir
-                .join(format!("vmspace-fuzz-{}-{run}.vms", opts.seed));
-            write_file(&path, &repro_script(&header, &ops, &outcomes, initial_brk))?;
-            return Ok(FuzzReport {
-                seed: opts.seed,
-                ops: done,
-                disagreements: 1,
-                ops_per_sec: done as f64 / busy.as_secs_f64().max(1e-9),
-                divergence: Some(div),
-                repro: Some(path),
-                repro_ops: ops.len(),
-            });
+            outcomes.push(div.kernel.clone());
+            if let Some(found) = keep_finding(
+                spawner, opts, run, &div, &history, &outcomes, seed.brk, stop,
+            )? {
+                report.disagreements = 1;
+                report.divergence = Some(div);
+                report.repro = Some(found.0);
+                report.repro_ops = found.1;
+                break;
+            }
+            report.flakes += 1;
+            report.first_flake.get_or_insert(div);
         }
         run += 1;
     }
-    Ok(FuzzReport {
-        seed: opts.seed,
-        ops: done,
-        disagreements: 0,
-        ops_per_sec: done as f64 / busy.as_secs_f64().max(1e-9),
-        divergence: None,
-        repro: None,
-        repro_ops: 0,
-    })
+    if report.interrupted.is_none() {
+        report.interrupted = stop();
+    }
+    report.ops = done;
+    report.ops_per_sec = rate(done, busy);
+    Ok(report)
+}
+
+/// A disagreement found on a run: written at once as it was found (`history`, with
+/// the kernel's `outcomes`), then shrunk; the shrunk script replaces it if it disagrees
+/// again on a fresh process, else the whole one stays if that does. The reproducer's
+/// path and length, or `None` (and no file) if neither disagrees again: a flake.
+#[allow(clippy::too_many_arguments)]
+fn keep_finding(
+    spawner: &mut dyn Spawner,
+    opts: &FuzzOptions,
+    run: u64,
+    div: &Divergence,
+    history: &[Op],
+    outcomes: &[Outcome],
+    initial_brk: u64,
+    stop: &dyn Fn() -> Option<i32>,
+) -> Result<Option<(PathBuf, usize)>, String> {
+    let header = |what: &str| {
+        format!(
+            "vmspace fuzz --seed {} found this disagreement (run {run}{what}); reproduce with: vmspace diff FILE\n{}",
+            opts.seed,
+            div.to_string().trim_end()
+        )
+    };
+    let write = |path: &Path, text: &str| {
+        outfile::write_atomic(path, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    let path = outfile::reserve(
+        &opts.out_dir,
+        &format!("vmspace-fuzz-{}-{run}", opts.seed),
+        "vms",
+    )
+    .map_err(|e| {
+        format!(
+            "cannot create a reproducer in {}: {e}",
+            opts.out_dir.display()
+        )
+    })?;
+    let whole = repro_script(&header(", not shrunk yet"), history, outcomes, initial_brk);
+    write(&path, &whole)?;
+    let deadline = Instant::now() + opts.shrink_time;
+    let small = shrink(spawner, history.to_vec(), deadline, stop);
+    let (ops, outs, brk) = outcomes_of(spawner, &small)?;
+    let shrunk = repro_script(&header(""), &ops, &outs, brk);
+    if script_reproduces(spawner, &shrunk)? {
+        write(&path, &shrunk)?;
+        return Ok(Some((path, ops.len())));
+    }
+    if script_reproduces(spawner, &whole)? {
+        let whole = repro_script(
+            &header(", not shrunk: the shrunk sequences did not disagree again"),
+            history,
+            outcomes,
+            initial_brk,
+        );
+        write(&path, &whole)?;
+        return Ok(Some((path, history.len())));
+    }
+    std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+    Ok(None)
+}
+
+/// Does the reproducer `text`, run by `vmspace diff`'s machinery on a fresh process,
+/// end in a disagreement?
+fn script_reproduces(spawner: &mut dyn Spawner, text: &str) -> Result<bool, String> {
+    let script = vmspace_script::parse_script("reproducer", text)
+        .map_err(|e| format!("the reproducer written does not parse: {e}"))?;
+    let (mut kernel, seed, cfg) = spawner.spawn()?;
+    let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
+    let mut lock = Lockstep::new(&mut engine, kernel.as_mut(), &seed);
+    let mut runner = Runner::new(script);
+    loop {
+        match runner.step(&mut lock) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(false),
+            Err(_) if lock.divergence.is_some() => return Ok(true),
+            Err(e) if matches!(e.kind, RunErrorKind::Backend(_)) => {
+                return Err(format!("while checking the reproducer: {e}"));
+            }
+            Err(_) => return Ok(false),
+        }
+    }
 }
 
 /// The kernel's outcomes of `ops` on a fresh process, up to the first disagreement.
@@ -373,15 +525,8 @@ fn outcomes_of(
                 outs.push(div.kernel.clone());
                 break;
             }
+            Step::Unsupported(_) => break,
         }
     }
     Ok((ops[..outs.len()].to_vec(), outs, seed.brk))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

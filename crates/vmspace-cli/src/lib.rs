@@ -7,6 +7,7 @@ pub mod differ;
 pub mod fuzz;
 pub mod generate;
 pub mod lockstep;
+pub mod outfile;
 pub mod render_cmd;
 pub mod replay;
 pub mod seedfile;

@@ -1,10 +1,12 @@
 //! A [`Backend`] that is two backends in lockstep: every operation runs on both, and the
 //! first disagreement becomes a [`Divergence`] (reported to the script runner as a
-//! backend failure so that the run stops there).
+//! backend failure so that the run stops there); an operation one side does not model
+//! becomes an [`Unsupported`] (reported to the runner as an unsupported outcome, which
+//! stops the run too).
 
 use vmspace::{Backend, BackendError, Counters, Mm, Op, Outcome, PageState};
 
-use crate::differ::{Differ, Divergence, Step};
+use crate::differ::{Differ, Divergence, Step, Unsupported};
 
 /// The engine and the kernel, driven together.
 #[derive(Debug)]
@@ -12,6 +14,8 @@ pub struct Lockstep<'a> {
     differ: Differ<'a>,
     /// The first disagreement, once there is one.
     pub divergence: Option<Divergence>,
+    /// The operation one side did not model, once there is one.
+    pub unsupported: Option<Unsupported>,
     /// Operations both agreed on.
     pub agreed: u64,
 }
@@ -22,8 +26,35 @@ impl<'a> Lockstep<'a> {
         Self {
             differ: Differ::seeded(engine, kernel, seed),
             divergence: None,
+            unsupported: None,
             agreed: 0,
         }
+    }
+
+    /// Which of the agent's own mappings the last operation changed, if it did.
+    pub fn own_touch(&self) -> Option<&str> {
+        self.differ.own_touch.as_deref()
+    }
+
+    /// Perform `op` on both sides before the script starts (not counted; anything but
+    /// an agreement is an error).
+    ///
+    /// # Errors
+    /// A failure of the kernel side, a disagreement or an unsupported operation.
+    pub fn setup(&mut self, op: &Op) -> Result<Outcome, BackendError> {
+        match self.differ.step(op)? {
+            Step::Agree(o) => Ok(o),
+            Step::Diverge(d) => Err(BackendError::new(d.to_string())),
+            Step::Unsupported(u) => Err(BackendError::new(u.to_string())),
+        }
+    }
+
+    /// Confirm that the kernel side is alive (see [`Differ::confirm`]).
+    ///
+    /// # Errors
+    /// If it is not.
+    pub fn confirm(&mut self) -> Result<(), BackendError> {
+        self.differ.confirm()
     }
 }
 
@@ -40,7 +71,12 @@ impl Backend for Lockstep<'_> {
             Step::Diverge(d) => {
                 let message = format!("the engine and the kernel disagree ({})", d.kind);
                 self.divergence = Some(*d);
-                Err(BackendError { message })
+                Err(BackendError::new(message))
+            }
+            Step::Unsupported(u) => {
+                let what = format!("{} ({})", u.what, u.side);
+                self.unsupported = Some(u);
+                Ok(Outcome::Unsupported(what))
             }
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use vmspace::{Backend, Config, Mm, Seed};
-use vmspace_cli::fuzz::{FuzzOptions, Spawner, fuzz};
+use vmspace_cli::fuzz::{FuzzOptions, Spawner};
 use vmspace_cli::generate::Weights;
 use vmspace_cli::lockstep::Lockstep;
 use vmspace_cli::term::{Progress, color_stdout, paint};
@@ -16,8 +16,15 @@ use vmspace_linux::{AgentCommand, LiveBackend};
 use vmspace_script::{Action, Runner, StepReport};
 
 const EXIT_HELP: &str = "Exit status: 0 when everything agreed and every assertion held; 1 when an assertion \
-failed or the engine and the kernel disagreed; 2 for bad input (a script that does not parse, bad \
-arguments) or a failure of the tool itself (the live agent could not be started or died).";
+failed or the engine and the kernel disagreed (both answered, and the agent was alive throughout); \
+2 for bad input (a script that does not parse, bad arguments) or a failure of the tool itself (the \
+live agent could not be started or died: the message gives its wait status); 3 when an operation \
+is not modelled by one side (`diff` stops there; `fuzz` counts them and starts a fresh agent), \
+and nothing disagreed. `fuzz` stopped by SIGINT or SIGTERM prints its summary and exits 130 or \
+143 (1 if it had found a disagreement).";
+
+/// The exit status when one side does not model an operation.
+const EXIT_UNSUPPORTED: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(name = "vmspace", version, about = "Linux's process address space (mmap, mremap, mprotect, ...) as a model, checked against the live kernel", after_help = EXIT_HELP)]
@@ -59,6 +66,12 @@ enum Cmd {
         /// One JSON object per statement instead of text.
         #[arg(long)]
         json: bool,
+        /// The agent's RLIMIT_AS (soft limit) before the script starts, on both sides:
+        /// a size (suffixes K, M, G, T) or `none`. Default: its starting size plus the
+        /// machine's RAM and swap, so that no script can make it take more memory than
+        /// the machine has. The script may raise it with setrlimit.
+        #[arg(long, value_name = "SIZE")]
+        as_cap: Option<String>,
     },
     /// Generate random operations, run them on the engine and the kernel, shrink any disagreement.
     #[command(
@@ -167,7 +180,18 @@ fn main() -> ExitCode {
             file,
             timeout,
             json,
-        } => cmd_diff(&file, Duration::from_secs(timeout), json),
+            as_cap,
+        } => match as_cap.as_deref().map(|s| match s {
+            "none" => Ok(None),
+            s => parse_size(s).map(Some),
+        }) {
+            Some(Err(e)) => {
+                eprintln!("vmspace: error: --as-cap: {e}");
+                return ExitCode::from(2);
+            }
+            Some(Ok(cap)) => cmd_diff(&file, Duration::from_secs(timeout), json, Some(cap)),
+            None => cmd_diff(&file, Duration::from_secs(timeout), json, None),
+        },
         Cmd::Render(args) => vmspace_cli::render_cmd::run(&args),
         Cmd::Tour {
             scenario,
@@ -444,20 +468,65 @@ fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
     cfg
 }
 
-fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
+/// The machine's RAM plus swap, in bytes.
+fn machine_memory() -> u64 {
+    let mi = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb = |key: &str| {
+        mi.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (kb("MemTotal:") + kb("SwapTotal:")) * 1024
+}
+
+/// `cap`: `None` for the default (see `--as-cap`), `Some(None)` for no cap.
+fn cmd_diff(
+    file: &PathBuf,
+    timeout: Duration,
+    json: bool,
+    cap: Option<Option<u64>>,
+) -> Result<ExitCode> {
     let script = load_script(file)?;
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
     // One CPU for both sides: a request then needs no cross-CPU wake-up.
     let _ = live.pin_to_current_cpu();
     let seed = live.seed().clone();
-    let mut engine = Mm::from_seed(&seed, live_config(&seed, live.rlimits()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rlimits = live.rlimits();
+    let mut engine =
+        Mm::from_seed(&seed, live_config(&seed, rlimits)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cap = cap.unwrap_or_else(|| Some(engine.counters().vm_size_kb * 1024 + machine_memory()));
     let color = color_stdout() && !json;
     let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
+    if let Some(cap) = cap.filter(|&c| c < rlimits.address_space.cur) {
+        let op = vmspace::Op::Setrlimit {
+            resource: 9,
+            cur: cap,
+            max: rlimits.address_space.max,
+        };
+        match lock.setup(&op) {
+            Ok(vmspace::Outcome::Value(0)) => {}
+            Ok(o) => bail!("setting the agent's RLIMIT_AS to {cap:#x} returned {o}"),
+            Err(e) => bail!("setting the agent's RLIMIT_AS to {cap:#x}: {e}"),
+        }
+    }
     let mut runner = Runner::new(script);
     let mut failed = 0;
+    // The first line that changed the agent's own memory, and which mapping.
+    let mut damaged: Option<(usize, String)> = None;
     loop {
-        match runner.step(&mut lock) {
+        let line = runner.next_stmt().map(|s| s.line);
+        let step = runner.step(&mut lock);
+        if let (Some(line), Some(what)) = (line, lock.own_touch()) {
+            eprintln!(
+                "{}:{line}: warning: this call changes the agent's own memory ({what}); the \
+                 agent may fail on a later line",
+                file.display()
+            );
+            damaged.get_or_insert((line, what.to_string()));
+        }
+        match step {
             Ok(None) => break,
             Ok(Some(r)) => {
                 if r.check.is_err() {
@@ -483,15 +552,32 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
                 eprintln!("{e}");
-                return Ok(ExitCode::from(
-                    if matches!(e.kind, vmspace_script::RunErrorKind::Backend(_)) {
+                return Ok(ExitCode::from(match e.kind {
+                    vmspace_script::RunErrorKind::Backend(_) => {
+                        if let Some((line, what)) = &damaged {
+                            eprintln!(
+                                "note: line {line} changed the agent's own memory ({what}), \
+                                 which is the likely cause"
+                            );
+                        }
                         2
-                    } else {
-                        1
-                    },
-                ));
+                    }
+                    vmspace_script::RunErrorKind::Unsupported(_) => EXIT_UNSUPPORTED,
+                    _ => 1,
+                }));
             }
         }
+    }
+    // The observations after the last line were of a live agent too.
+    if let Err(e) = lock.confirm() {
+        eprintln!("{}: after the last line: {e}", file.display());
+        if let Some((line, what)) = &damaged {
+            eprintln!(
+                "note: line {line} changed the agent's own memory ({what}), which is the \
+                 likely cause"
+            );
+        }
+        return Ok(ExitCode::from(2));
     }
     if !json {
         println!(
@@ -558,40 +644,83 @@ impl Drop for LiveSpawner {
 }
 
 fn cmd_fuzz(opts: &FuzzOptions, json: bool) -> Result<ExitCode> {
+    vmspace_linux::catch_stop_signals().context("cannot catch SIGINT and SIGTERM")?;
     let mut spawner = LiveSpawner::new(agent()?);
     let mut bar = Progress::new(opts.ops);
-    let report = fuzz(&mut spawner, opts, |n| bar.update(n, "")).map_err(|e| anyhow::anyhow!(e))?;
+    let report = vmspace_cli::fuzz::fuzz_until(
+        &mut spawner,
+        opts,
+        |n| bar.update(n, ""),
+        &vmspace_linux::stop_requested,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     bar.finish();
+    if let Some(sig) = report.interrupted {
+        eprintln!(
+            "stopped by {}",
+            if sig == 15 { "SIGTERM" } else { "SIGINT" }
+        );
+    }
     if let Some(d) = &report.divergence {
         eprint!("{d}");
     }
     if let Some(p) = &report.repro {
         eprintln!(
-            "reproducer ({} operations): {}",
+            "reproducer ({} operations, checked to disagree again on a fresh agent): {}",
             report.repro_ops,
             p.display()
         );
+    }
+    if let Some(u) = &report.first_unsupported {
+        eprintln!(
+            "{} operation(s) not modelled, each ending its run; the first: {u}",
+            report.unsupported
+        );
+    }
+    if let Some(d) = &report.first_flake {
+        eprintln!(
+            "{} disagreement(s) did not happen again on a fresh agent (flakes, not findings; no \
+             reproducer kept); the first:",
+            report.flakes
+        );
+        eprint!("{d}");
     }
     if json {
         let v = serde_json::json!({
             "seed": report.seed,
             "ops": report.ops,
             "disagreements": report.disagreements,
+            "unsupported": report.unsupported,
+            "flakes": report.flakes,
+            "interrupted": report.interrupted.is_some(),
             "ops_per_sec": (report.ops_per_sec * 10.0).round() / 10.0,
             "repro": report.repro.as_ref().map(|p| p.display().to_string()),
         });
         println!("{v}");
     } else {
+        let mut extra = String::new();
+        if report.unsupported > 0 {
+            extra += &format!(", {} not modelled", report.unsupported);
+        }
+        if report.flakes > 0 {
+            extra += &format!(", {} flakes", report.flakes);
+        }
         println!(
-            "seed {}: {} operations, {} disagreements, {:.0} ops/s",
+            "seed {}: {} operations, {} disagreements{extra}, {:.0} ops/s",
             report.seed, report.ops, report.disagreements, report.ops_per_sec
         );
     }
     if report.disagreements > 0 {
         return Ok(ExitCode::from(1));
     }
+    if let Some(sig) = report.interrupted {
+        return Ok(ExitCode::from(128 + sig as u8));
+    }
     if report.ops == 0 {
         bail!("no operations were run");
+    }
+    if report.unsupported > 0 {
+        return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
     Ok(ExitCode::SUCCESS)
 }

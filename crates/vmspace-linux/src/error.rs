@@ -115,6 +115,21 @@ pub enum LiveError {
         detail: String,
     },
 
+    /// The agent's resource limits that the engine does not model could not be set to
+    /// the values it assumes.
+    #[error(
+        "could not give the agent {what}, the value the engine assumes (which does not model \
+         this limit): {source}; a lowered hard limit can be raised only with CAP_SYS_RESOURCE, \
+         so start from a shell whose hard limit is not lowered (`ulimit -H -f`, `ulimit -H -n`)"
+    )]
+    Limits {
+        /// The limit and the value.
+        what: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
     /// A script operation unmapped or protected the agent's own transfer buffer.
     #[error(
         "{op} made the agent fault on its own transfer buffer at {addr:#x}: the script unmapped \

@@ -34,9 +34,28 @@ pub use agent::agent_main;
 pub use error::LiveError;
 pub use live::{AgentCommand, CpuAffinity, LiveBackend, Prefetched};
 
+/// Catch SIGINT and SIGTERM instead of dying of them, so that a long-running command
+/// can finish what it holds (write a finding, print its summary) and stop: the first
+/// signal is recorded for [`stop_requested`]; a second one ends the process as usual.
+/// Agents started afterwards run in their own process group, so a Ctrl-C at the
+/// terminal reaches only the parent.
+///
+/// # Errors
+/// If `sigaction` fails.
+pub fn catch_stop_signals() -> std::io::Result<()> {
+    sys::catch_stop_signals()
+}
+
+/// The SIGINT or SIGTERM caught since [`catch_stop_signals`], if one was.
+pub fn stop_requested() -> Option<i32> {
+    sys::stop_requested()
+}
+
 /// Let SIGPIPE end the process quietly, as it does for C programs: a command-line tool
 /// whose output is piped into `head` then stops instead of failing on the write (the
-/// Rust runtime ignores SIGPIPE by default).
+/// Rust runtime ignores SIGPIPE by default). Writes to an agent are not affected: a
+/// [`LiveBackend`] blocks SIGPIPE while it writes, and reports a broken pipe as the
+/// agent's death.
 pub fn die_on_sigpipe() {
     sys::default_signal(libc::SIGPIPE);
 }

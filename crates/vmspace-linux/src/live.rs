@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -69,10 +69,17 @@ const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 /// reported as a [`LiveError`] naming the operation; the backend is then unusable.
 /// Dropping the backend kills and reaps the agent.
 ///
-/// The parent must not die of SIGPIPE when it writes to an agent that has just died:
-/// Rust programs ignore SIGPIPE by default, and a host that restores the default
-/// action must ignore it again before using this type. Reads of `/proc/<pid>` files are
-/// not bounded by the timeout (they do not wait for the agent).
+/// A write to an agent that has just died never kills the parent with SIGPIPE, whatever
+/// the signal's disposition: SIGPIPE is blocked in the writing thread for the write,
+/// and the signal the broken pipe raised is discarded; the write's EPIPE is reported
+/// as the agent's death, with its wait status. Reads of `/proc/<pid>` files are not
+/// bounded by the timeout (they do not wait for the agent).
+///
+/// The agent runs with the resource limits the engine assumes where the engine does
+/// not model a limit: `RLIMIT_FSIZE` unlimited and `RLIMIT_NOFILE` 2^20 (see
+/// [`LiveBackend::spawn`]); the limits the engine models (`RLIMIT_AS`, `RLIMIT_DATA`,
+/// `RLIMIT_MEMLOCK`, `RLIMIT_STACK`) are inherited and reported by
+/// [`LiveBackend::rlimits`].
 #[derive(Debug)]
 pub struct LiveBackend {
     child: Child,
@@ -107,9 +114,15 @@ impl LiveBackend {
     /// `timeout` bounds the start-up handshake and, until changed with
     /// [`set_timeout`](Self::set_timeout), every later exchange.
     ///
+    /// The agent's `RLIMIT_FSIZE` is set to unlimited and its `RLIMIT_NOFILE` to 2^20
+    /// (`fs.nr_open`'s default), the values the engine assumes: whatever the shell set
+    /// must not make `ftruncate` fail with EFBIG or `memfd_create` with EMFILE on the
+    /// kernel side only.
+    ///
     /// # Errors
     /// If the program cannot be started, does not greet within the timeout, dies, or
-    /// its layout is not the deterministic top-down layout (see [`LiveError::Layout`]).
+    /// its layout is not the deterministic top-down layout (see [`LiveError::Layout`]),
+    /// or its unmodelled limits cannot be set (see [`LiveError::Limits`]).
     /// The agent is killed and reaped in every error case.
     pub fn spawn(cmd: &AgentCommand, timeout: Duration) -> Result<Self, LiveError> {
         let (req_r, req_w) = io::pipe().map_err(LiveError::Pipe)?;
@@ -119,7 +132,10 @@ impl LiveBackend {
             .args(&cmd.args)
             .stdin(req_r)
             .stdout(resp_w)
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // A process group of its own: a Ctrl-C meant for the parent (which may
+            // catch it to report what it found) does not kill the agent.
+            .process_group(0);
         let spawned = command.spawn();
         // The Command holds the agent's ends of the pipes: drop it so that the agent's
         // death shows as end-of-file here.
@@ -166,17 +182,32 @@ impl LiveBackend {
                 return Err(me.protocol("start-up", format!("expected a greeting, got {other:?}")));
             }
         };
+        if let Err(e) = me.observe_start(hello) {
+            // What was read of an agent that died meanwhile is empty or partial: the
+            // failure is its death.
+            return Err(match me.confirm_alive() {
+                Err(died @ LiveError::Died { .. }) => died,
+                _ => e,
+            });
+        }
+        Ok(me)
+    }
+
+    /// After the greeting: read the starting layout and the limits, and set the
+    /// unmodelled limits.
+    fn observe_start(&mut self, hello: Response) -> Result<(), LiveError> {
         // Opened only now: pagemap binds to the address space current at open time,
         // and the agent may have re-executed itself before greeting.
-        let path = me.proc_path("pagemap");
-        me.pagemap = Some(File::open(&path).map_err(|source| LiveError::Proc { path, source })?);
-        me.seed = me.read_seed(hello)?;
-        let limits = me.read_proc("limits")?;
-        me.rlimits = procfs::parse_limits(&limits).map_err(|source| LiveError::Parse {
-            path: me.proc_path("limits"),
+        let path = self.proc_path("pagemap");
+        self.pagemap = Some(File::open(&path).map_err(|source| LiveError::Proc { path, source })?);
+        self.seed = self.read_seed(hello)?;
+        self.set_unmodelled_limits()?;
+        let limits = self.read_proc("limits")?;
+        self.rlimits = procfs::parse_limits(&limits).map_err(|source| LiveError::Parse {
+            path: self.proc_path("limits"),
             source,
         })?;
-        Ok(me)
+        Ok(())
     }
 
     /// The agent's starting layout, read at spawn.
@@ -511,7 +542,16 @@ impl LiveBackend {
         Ok(resp)
     }
 
-    fn send(&mut self, mut buf: &[u8], deadline: Instant) -> Result<(), Stall> {
+    /// Write `buf` to the agent. SIGPIPE is blocked for the duration, so a reader that
+    /// is gone shows as EPIPE (then [`Stall::Closed`]) and never kills this process.
+    fn send(&mut self, buf: &[u8], deadline: Instant) -> Result<(), Stall> {
+        let was_blocked = sys::begin_sigpipe_block();
+        let r = self.send_unguarded(buf, deadline);
+        sys::end_sigpipe_block(was_blocked, matches!(r, Err(Stall::Closed)));
+        r
+    }
+
+    fn send_unguarded(&mut self, mut buf: &[u8], deadline: Instant) -> Result<(), Stall> {
         while !buf.is_empty() {
             match self.req.write(buf) {
                 Ok(0) => return Err(Stall::Closed),
@@ -590,6 +630,71 @@ impl LiveBackend {
         };
         self.gone = Some(err.to_string());
         err
+    }
+
+    /// Confirm that the agent is alive and answering, with one round trip that does
+    /// nothing (a fill of zero bytes touches no memory). What was read from `/proc`
+    /// before a confirmation that succeeds was read from a live process (a dead one
+    /// does not come back), hence complete: the files of a process that is dying or
+    /// dead read as empty (`maps`), all absent (`pagemap`) or zero (`statm`).
+    ///
+    /// # Errors
+    /// [`LiveError::Died`] with the agent's wait status if it is dead, or the other
+    /// failures of an exchange.
+    pub fn confirm_alive(&mut self) -> Result<(), LiveError> {
+        const DURING: &str = "the check that it was alive while its state was read";
+        self.check_alive()?;
+        let deadline = Instant::now() + self.timeout;
+        let req = Request::Fill {
+            addr: 0,
+            len: 0,
+            byte: 0,
+        };
+        let mut frame = [0u8; RESP_BYTES];
+        let sent = self
+            .send(&req.encode(), deadline)
+            .and_then(|()| self.recv(&mut frame, deadline));
+        if let Err(stall) = sent {
+            return Err(self.fail(stall, DURING));
+        }
+        match Response::decode(&frame) {
+            Some(Response::Done) => Ok(()),
+            other => Err(self.protocol(DURING, format!("unexpected response {other:?}"))),
+        }
+    }
+
+    /// A failure to read the agent's `/proc` files, explained: if the agent is dead,
+    /// its death (with the wait status); otherwise the failure itself.
+    fn explain(&mut self, e: LiveError) -> LiveError {
+        match e {
+            LiveError::Proc { .. } | LiveError::Parse { .. } => match self.confirm_alive() {
+                Err(died @ LiveError::Died { .. }) => died,
+                _ => e,
+            },
+            e => e,
+        }
+    }
+
+    /// Give the agent the limits the engine assumes where it does not model them.
+    fn set_unmodelled_limits(&mut self) -> Result<(), LiveError> {
+        // fs.nr_open's default, the engine's largest descriptor + 1.
+        const NOFILE: u64 = 1 << 20;
+        let set = |resource: u32, value: u64| sys::set_rlimit_of(self.pid, resource, value, value);
+        // On failure the caller drops the backend, which kills and reaps the agent.
+        set(g::RLIMIT_FSIZE, RLIM_INFINITY).map_err(|source| LiveError::Limits {
+            what: "RLIMIT_FSIZE unlimited".to_string(),
+            source,
+        })?;
+        if set(g::RLIMIT_NOFILE, NOFILE).is_err() {
+            // Without the privilege to raise the hard limit, the highest the agent may
+            // have: descriptors at and above it are not modelled (DESIGN.md).
+            let hard = sys::getrlimit(g::RLIMIT_NOFILE).map_or(NOFILE, |(_, max)| max);
+            set(g::RLIMIT_NOFILE, hard.min(NOFILE)).map_err(|source| LiveError::Limits {
+                what: format!("RLIMIT_NOFILE {}", hard.min(NOFILE)),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     fn check_alive(&self) -> Result<(), LiveError> {
@@ -965,25 +1070,32 @@ impl Backend for LiveBackend {
     }
 
     fn maps(&mut self) -> Result<String, BackendError> {
-        self.check_alive()
-            .and_then(|()| self.read_proc("maps"))
-            .map_err(backend_error)
+        let r = self.check_alive().and_then(|()| self.read_proc("maps"));
+        r.map_err(|e| backend_error(self.explain(e)))
     }
 
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
-        self.read_pages(start, npages).map_err(backend_error)
+        let r = self.read_pages(start, npages);
+        r.map_err(|e| backend_error(self.explain(e)))
     }
 
     fn counters(&mut self) -> Result<Counters, BackendError> {
-        self.read_counters().map_err(backend_error)
+        let r = self.read_counters();
+        r.map_err(|e| backend_error(self.explain(e)))
     }
 
     fn status_counters(&mut self) -> Result<Counters, BackendError> {
-        self.read_status_counters().map_err(backend_error)
+        let r = self.read_status_counters();
+        r.map_err(|e| backend_error(self.explain(e)))
     }
 
     fn size_counters(&mut self) -> Result<(u64, u64), BackendError> {
-        self.read_statm().map_err(backend_error)
+        let r = self.read_statm();
+        r.map_err(|e| backend_error(self.explain(e)))
+    }
+
+    fn confirm(&mut self) -> Result<(), BackendError> {
+        self.confirm_alive().map_err(backend_error)
     }
 }
 
@@ -1028,8 +1140,9 @@ impl Prefetched {
 }
 
 fn backend_error(e: LiveError) -> BackendError {
-    BackendError {
-        message: e.to_string(),
+    match &e {
+        LiveError::Died { status, .. } => BackendError::agent_died(e.to_string(), status.clone()),
+        _ => BackendError::new(e.to_string()),
     }
 }
 

@@ -423,6 +423,106 @@ pub(crate) fn poll_one(fd: BorrowedFd<'_>, events: i16, timeout: Duration) -> io
     }
 }
 
+// ---- signals and limits of the parent ---------------------------------------------
+
+/// Block SIGPIPE in the calling thread; returns whether it was blocked already.
+///
+/// A write to a pipe whose reader is gone then fails with EPIPE and leaves a SIGPIPE
+/// pending for this thread instead of killing the process (whatever the signal's
+/// disposition); [`end_sigpipe_block`] discards that signal and restores the mask.
+pub(crate) fn begin_sigpipe_block() -> bool {
+    // SAFETY: sigset_t is plain data that sigemptyset/sigaddset initialise, and
+    // pthread_sigmask only reads `set` and writes `old`, both valid for the call.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        libc::sigismember(&old, libc::SIGPIPE) == 1
+    }
+}
+
+/// Undo [`begin_sigpipe_block`]: if `broke` (a write failed with EPIPE), take the
+/// SIGPIPE that write left pending; unblock SIGPIPE unless it `was_blocked` before.
+pub(crate) fn end_sigpipe_block(was_blocked: bool, broke: bool) {
+    // SAFETY: as in begin_sigpipe_block; sigtimedwait with a zero timeout only
+    // dequeues a pending SIGPIPE (it is blocked here) and writes nothing when given
+    // null for the info pointer.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        if broke && !was_blocked {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut pending);
+            if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
+            }
+        }
+        if !was_blocked {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The signal that asked the process to stop (SIGINT or SIGTERM), 0 if none.
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_stop(sig: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// Catch SIGINT and SIGTERM: the first one is recorded for [`stop_requested`]; the
+/// handler then resets itself, so that a second one ends the process as usual.
+pub(crate) fn catch_stop_signals() -> io::Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `sa` is fully initialised (zeroed, then the handler, an empty mask
+        // and the flags); on_stop is async-signal-safe (one atomic store); sigaction
+        // reads `sa` and writes nothing back (null old action).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_stop as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_RESTART | libc::SA_RESETHAND;
+            check(libc::sigaction(sig, &sa, std::ptr::null_mut()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The SIGINT or SIGTERM caught since [`catch_stop_signals`], if any.
+pub(crate) fn stop_requested() -> Option<i32> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// Set resource limit `resource` of process `pid` to `(cur, max)`.
+pub(crate) fn set_rlimit_of(pid: u32, resource: u32, cur: u64, max: u64) -> io::Result<()> {
+    let new = libc::rlimit64 {
+        rlim_cur: cur,
+        rlim_max: max,
+    };
+    // SAFETY: prlimit64 reads one `struct rlimit64` from `new` and, with a null old
+    // pointer, writes nothing.
+    check(unsafe {
+        libc::prlimit64(
+            pid as libc::pid_t,
+            resource as libc::__rlimit_resource_t,
+            &new,
+            std::ptr::null_mut(),
+        )
+    })?;
+    Ok(())
+}
+
 /// The CPU the calling thread is running on.
 pub(crate) fn current_cpu() -> io::Result<usize> {
     // SAFETY: sched_getcpu takes no arguments and only reads per-thread state.

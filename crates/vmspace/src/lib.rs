@@ -46,6 +46,9 @@ pub use frame::{FrameId, FrameStore, MemStore};
 pub use layout::SeedError;
 pub use maps::MapsLine;
 pub use mm::Mm;
-pub use op::{Backend, BackendError, Counters, Fault, FaultCode, Op, Outcome, PageState, Signal};
+pub use op::{
+    Backend, BackendError, BackendErrorKind, Counters, Fault, FaultCode, Op, Outcome, PageState,
+    Signal,
+};
 pub use seed::{Seed, SeedVma};
 pub use vma::{AnonId, Backing, ObjId, Vma};

@@ -366,6 +366,42 @@ pub enum PageState {
 pub struct BackendError {
     /// What went wrong, for a person.
     pub message: String,
+    /// What kind of failure it is.
+    pub kind: BackendErrorKind,
+}
+
+/// The kinds of [`BackendError`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendErrorKind {
+    /// The process behind the backend died (was killed, crashed, exited).
+    AgentDied {
+        /// How it ended, as its wait status says (`killed by SIGKILL`, `exited with
+        /// status 71`).
+        status: String,
+    },
+    /// Any other failure.
+    Other,
+}
+
+impl BackendError {
+    /// A failure of another kind than [`BackendErrorKind::AgentDied`].
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: BackendErrorKind::Other,
+        }
+    }
+
+    /// The process behind the backend died; `status` says how.
+    pub fn agent_died(message: impl Into<String>, status: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: BackendErrorKind::AgentDied {
+                status: status.into(),
+            },
+        }
+    }
 }
 
 impl fmt::Display for BackendError {
@@ -399,5 +435,11 @@ pub trait Backend {
     fn size_counters(&mut self) -> Result<(u64, u64), BackendError> {
         let c = self.counters()?;
         Ok((c.vm_size_kb, c.vm_data_kb + c.vm_stk_kb))
+    }
+    /// Confirm that everything observed so far was observed of a process that is still
+    /// there (a backend observing another process may read nothing from one that died
+    /// meanwhile). Called before any verdict of disagreement.
+    fn confirm(&mut self) -> Result<(), BackendError> {
+        Ok(())
     }
 }

@@ -38,9 +38,7 @@ impl Backend for Canned {
     }
     fn maps(&mut self) -> Result<String, BackendError> {
         if self.fail_maps {
-            return Err(BackendError {
-                message: "no maps".into(),
-            });
+            return Err(BackendError::new("no maps"));
         }
         Ok(self.maps.clone())
     }
