@@ -163,6 +163,17 @@ fn load_script(file: &Path) -> Result<vmspace_script::Script> {
 /// # Errors
 /// The script cannot be read or parsed, or the output cannot be written (exit status 2).
 pub fn run(args: &RenderArgs) -> Result<ExitCode> {
+    // The picture would replace the script it is drawn from.
+    if let (Ok(a), Ok(b)) = (
+        std::fs::canonicalize(&args.file),
+        std::fs::canonicalize(&args.output),
+    ) && a == b
+    {
+        anyhow::bail!(
+            "the output {} is the script itself; choose another file with -o",
+            args.output.display()
+        );
+    }
     let script = load_script(&args.file)?;
     let Collected {
         steps,
@@ -185,7 +196,7 @@ pub fn run(args: &RenderArgs) -> Result<ExitCode> {
     } else {
         picture.html()
     };
-    std::fs::write(&args.output, out)
+    crate::outfile::write_atomic(&args.output, out.as_bytes())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     let sum = picture.summary();
     if args.json {
