@@ -99,3 +99,143 @@ fn a_different_engine_is_caught_shrunk_and_reproducible() {
     let again = fuzz(&mut Engines { kernel }, &opts(seed, 20_000, &dir), |_| {}).unwrap();
     assert_eq!(again.ops, r.ops);
 }
+
+/// A "kernel" that differs (no DONTUNMAP VmLck quirk) for its first `flaky` processes
+/// only, then behaves as the engine; `spawned` counts the processes started, and
+/// `fail_after` makes spawns beyond that many fail (a kernel side that went away).
+struct Flaky {
+    flaky: u64,
+    spawned: std::rc::Rc<std::cell::Cell<u64>>,
+    fail_after: u64,
+}
+
+impl Spawner for Flaky {
+    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
+        let n = self.spawned.get();
+        self.spawned.set(n + 1);
+        if n >= self.fail_after {
+            return Err("the kernel side is gone".to_string());
+        }
+        let kernel = Config {
+            dontunmap_locked_vm_quirk: n >= self.flaky,
+            ..Config::default()
+        };
+        Engines { kernel }.spawn()
+    }
+}
+
+/// A seed whose campaign finds the DONTUNMAP disagreement, and the processes it
+/// starts up to the finding.
+fn a_finding_seed() -> (u64, u64) {
+    let kernel = Config {
+        dontunmap_locked_vm_quirk: false,
+        ..Config::default()
+    };
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-find");
+    for seed in 1..=20 {
+        let r = fuzz(
+            &mut Engines {
+                kernel: kernel.clone(),
+            },
+            &opts(seed, 20_000, &dir),
+            |_| {},
+        )
+        .unwrap();
+        if r.disagreements == 1 {
+            return (seed, r.ops / 2000 + 1);
+        }
+    }
+    panic!("no seed found the disagreement");
+}
+
+#[test]
+fn a_disagreement_that_does_not_happen_again_is_a_flake_not_a_finding() {
+    let (seed, runs) = a_finding_seed();
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-flake");
+    let _ = std::fs::remove_dir_all(&dir);
+    let spawned = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut kernel = Flaky {
+        flaky: runs,
+        spawned,
+        fail_after: u64::MAX,
+    };
+    let r = fuzz(&mut kernel, &opts(seed, 20_000, &dir), |_| {}).unwrap();
+    assert_eq!((r.disagreements, r.flakes), (0, 1));
+    assert!(r.repro.is_none());
+    assert!(r.first_flake.is_some());
+    // No reproducer is left behind, and the campaign went on to the end.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    assert_eq!(r.ops, 20_000);
+}
+
+#[test]
+fn a_finding_is_on_disk_before_shrinking_ends() {
+    let (seed, runs) = a_finding_seed();
+    // The kernel side goes away as shrinking starts: the campaign fails, but the
+    // finding, unshrunk, is already written.
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-early");
+    let _ = std::fs::remove_dir_all(&dir);
+    let spawned = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut kernel = Flaky {
+        flaky: u64::MAX,
+        spawned,
+        fail_after: runs,
+    };
+    let e = fuzz(&mut kernel, &opts(seed, 20_000, &dir), |_| {}).unwrap_err();
+    assert!(e.contains("gone"), "{e}");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1);
+    let text = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(text.contains("not shrunk yet"), "{text}");
+    assert!(text.contains("MREMAP_DONTUNMAP"), "{text}");
+
+    // Stopped (SIGINT) while shrinking: the finding is kept, shrunk as far as it got
+    // and checked, and the report says why the campaign stopped.
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-stop");
+    let _ = std::fs::remove_dir_all(&dir);
+    let spawned = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut kernel = Flaky {
+        flaky: u64::MAX,
+        spawned: spawned.clone(),
+        fail_after: u64::MAX,
+    };
+    let stop = move || (spawned.get() > runs + 3).then_some(2);
+    let r = vmspace_cli::fuzz::fuzz_until(&mut kernel, &opts(seed, 20_000, &dir), |_| {}, &stop)
+        .unwrap();
+    assert_eq!((r.disagreements, r.interrupted), (1, Some(2)));
+    let text = std::fs::read_to_string(r.repro.as_ref().unwrap()).unwrap();
+    assert!(!text.contains("not shrunk yet"), "{text}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn reproducers_never_replace_a_file() {
+    let (seed, _) = a_finding_seed();
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-names");
+    let _ = std::fs::remove_dir_all(&dir);
+    let kernel = Config {
+        dontunmap_locked_vm_quirk: false,
+        ..Config::default()
+    };
+    let a = fuzz(
+        &mut Engines {
+            kernel: kernel.clone(),
+        },
+        &opts(seed, 20_000, &dir),
+        |_| {},
+    )
+    .unwrap()
+    .repro
+    .unwrap();
+    let b = fuzz(&mut Engines { kernel }, &opts(seed, 20_000, &dir), |_| {})
+        .unwrap()
+        .repro
+        .unwrap();
+    assert_ne!(a, b);
+    assert!(a.exists() && b.exists());
+    assert!(
+        b.display().to_string().ends_with("-2.vms"),
+        "{}",
+        b.display()
+    );
+}
