@@ -227,9 +227,12 @@ impl<'a> Differ<'a> {
         const MREMAP_FIXED: u64 = 2;
         let r = |a: u64, l: u64| (a, a.saturating_add(l));
         match *op {
-            Op::Store { .. } | Op::Fill { .. } | Op::Munmap { .. } | Op::Mprotect { .. } => {
-                op.touched_ranges()
-            }
+            // An access that faulted wrote the bytes below the faulting one only.
+            Op::Store { addr, .. } | Op::Fill { addr, .. } => match *kernel {
+                Outcome::Fault(f) if f.addr >= addr => vec![(addr, f.addr)],
+                _ => op.touched_ranges(),
+            },
+            Op::Munmap { .. } | Op::Mprotect { .. } => op.touched_ranges(),
             Op::Mmap {
                 addr, len, flags, ..
             } if flags & MAP_FIXED != 0 => vec![r(addr, len)],
@@ -299,10 +302,17 @@ impl<'a> Differ<'a> {
                 what,
             }))
         };
-        // The engine cannot know the contents of memory it did not create; the
-        // kernel's answer would be compared with made-up bytes.
-        if let Op::Load { addr, len } = *op
-            && let Some(own) = self.own_at(addr, addr.saturating_add(len))
+        let t0 = std::time::Instant::now();
+        let kernel = self.kernel.apply(op)?;
+        // What the kernel side does not do, the engine must not do either.
+        if let Outcome::Unsupported(why) = &kernel {
+            return unsupported("kernel", why.clone());
+        }
+        // The engine cannot know the contents of memory it did not create: bytes the
+        // kernel read there would be compared with made-up ones. (A load that faults
+        // returns no bytes, and the fault is compared as usual.)
+        if let (Op::Load { addr, len }, Outcome::Bytes(_)) = (op, &kernel)
+            && let Some(own) = self.own_at(*addr, addr.saturating_add(*len))
         {
             return unsupported(
                 "differ",
@@ -312,12 +322,6 @@ impl<'a> Differ<'a> {
                     own.name, own.start, own.end
                 ),
             );
-        }
-        let t0 = std::time::Instant::now();
-        let kernel = self.kernel.apply(op)?;
-        // What the kernel side does not do, the engine must not do either.
-        if let Outcome::Unsupported(why) = &kernel {
-            return unsupported("kernel", why.clone());
         }
         if !matches!(kernel, Outcome::Error(_)) {
             let own = self
