@@ -344,7 +344,10 @@ fn cmd_run(file: &PathBuf, trace: bool, json: bool, memory_budget: u64) -> Resul
     let script = load_script(file)?;
     let mut engine = default_engine(memory_budget);
     let color = color_stdout() && !json;
-    let mut runner = Runner::new(script);
+    let mut runner = Runner::with_env(
+        script,
+        vmspace_cli::layout_env(&vmspace_cli::default_seed()),
+    );
     let mut failed = 0;
     loop {
         let before = trace.then(|| engine.maps_text());
@@ -454,7 +457,7 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let color = color_stdout() && !json;
     let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
-    let mut runner = Runner::new(script);
+    let mut runner = Runner::with_env(script, vmspace_cli::layout_env(&seed));
     let mut failed = 0;
     loop {
         match runner.step(&mut lock) {

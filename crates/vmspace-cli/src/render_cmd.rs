@@ -113,7 +113,7 @@ pub fn collect_steps(script: vmspace_script::Script) -> Result<Collected> {
         "start: the vmspace agent's layout",
         maps(&mut engine)?,
     )];
-    let mut runner = Runner::new(script);
+    let mut runner = Runner::with_env(script, crate::layout_env(&crate::default_seed()));
     let mut failed = 0;
     let mut stopped = None;
     loop {
