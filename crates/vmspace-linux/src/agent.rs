@@ -418,7 +418,8 @@ mod tests {
 
     #[test]
     fn a_perturbed_stack_limit_lowers_mmap_base_by_the_shift() {
-        use vmspace::{Config, TASK_SIZE};
+        use vmspace::Config;
+        use vmspace::addr::TASK_SIZE;
         let shift = PERTURB_BASE_PAGES << 12;
         // From the usual 8 MiB, from a limit past the 128 MiB minimum gap, and from one
         // just below it.
