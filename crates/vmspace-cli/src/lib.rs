@@ -14,7 +14,10 @@ pub mod term;
 pub mod tour;
 
 /// The layout `vmspace run` starts from: the live agent's layout on the reference
-/// machine, captured with `vmspace seed > crates/vmspace-cli/src/default-layout.txt`.
+/// machine, captured with `vmspace seed > crates/vmspace-cli/src/default-layout.txt`,
+/// with the program's path (the build directory it ran from) then replaced by
+/// `/usr/bin/vmspace`, where an installed `vmspace` would be; the addresses are the
+/// captured ones. `vmspace diff` starts from the live agent's layout instead.
 pub fn default_seed() -> vmspace::Seed {
     seedfile::parse(include_str!("default-layout.txt")).expect("the built-in layout parses")
 }

@@ -30,7 +30,7 @@ struct Cli {
 enum Cmd {
     /// Run a script on the built-in engine, printing each call and its result.
     #[command(
-        after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from the layout of the vmspace agent on Linux 6.18 (x86-64)."
+        after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from a built-in layout: the vmspace agent's, captured once on Linux 6.18 (x86-64), with the program shown as /usr/bin/vmspace. `vmspace diff` starts both sides from the live agent's layout on this machine instead, so the addresses the kernel picks can differ between the two commands; scripts name them by their bindings ($a + 2p), and the vDSO as $vdso."
     )]
     Run {
         /// The script (strace syntax; see DESIGN.md).
@@ -48,7 +48,7 @@ enum Cmd {
     },
     /// Run a script on the engine and on the live kernel in lockstep; stop at the first difference.
     #[command(
-        after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nCompares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData."
+        after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nBoth sides start from the live agent's layout on this machine (not `vmspace run`'s built-in one). Compares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData."
     )]
     Diff {
         /// The script.

@@ -110,7 +110,7 @@ pub struct Collected {
 pub fn collect_steps(script: vmspace_script::Script) -> Result<Collected> {
     let mut engine = engine();
     let mut steps = vec![Step::new(
-        "start: the vmspace agent's layout",
+        "start: the built-in layout (vmspace run's)",
         maps(&mut engine)?,
     )];
     let mut runner = Runner::with_env(script, crate::layout_env(&crate::default_seed()));

@@ -57,6 +57,7 @@ fn renders_the_example_as_a_page_and_as_svg() {
     assert!(!stdout.contains('\x1b'));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\""));
+    assert!(page.contains("start: the built-in layout (vmspace run&#39;s)"));
     assert!(page.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     // 12 statements and the starting layout.
     assert_eq!(page.matches("<g class=\"row\"").count(), 13);
@@ -73,6 +74,19 @@ fn renders_the_example_as_a_page_and_as_svg() {
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(page.contains(&svg), "the page holds the same picture");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every mapping drawn (`--all`): the built-in layout's program is /usr/bin/vmspace, not
+/// the build directory of the machine the layout was captured on.
+#[test]
+fn the_built_in_layout_names_a_neutral_program_path() {
+    let dir = scratch("all");
+    let html = dir.join("all.html");
+    let out = vmspace(&["render", &example(), "--all", "-o", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.matches("/usr/bin/vmspace").count() >= 13, "{page}");
+    assert!(!page.contains("/target/"), "{page}");
 }
 
 #[test]
