@@ -23,6 +23,11 @@ SNAPSHOT_DATE=2026-08-21T08:28:40+02:00
 DB_DIR=target/advisory-dbs/advisory-db-3157b0e258782691
 
 checks=(advisories licenses bans sources)
+
+# cargo-deny reads the manifest of every package in Cargo.lock, for every target (the
+# Windows-only windows-sys and anstyle-wincon too), which a build on Linux never
+# downloads: fetch them all first, so that `--offline` below works from a cold cargo home.
+cargo fetch --locked
 if timeout 20 git ls-remote https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
     cargo deny check "${checks[@]}"
     echo "cargo deny: advisories checked against the current RustSec database (fetched)"

@@ -9,7 +9,7 @@ use vmspace::{Backend, Config, Mm, Op, Outcome, Seed};
 use vmspace_script::{Arg, BinOp, Call, Env, Expr, RunErrorKind, Runner};
 
 use crate::differ::{Differ, Divergence, Step, Unsupported};
-use crate::generate::{Generator, Weights};
+use crate::generate::{self, Generator, Weights};
 use crate::lockstep::Lockstep;
 use crate::outfile;
 
@@ -79,15 +79,23 @@ fn mix(seed: u64, run: u64) -> u64 {
     seed ^ run.wrapping_mul(0xA076_1D64_78BD_642F).rotate_left(17)
 }
 
-/// Run `ops` on a fresh process; the first disagreement, if any.
-fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Divergence)>, String> {
+/// Run `ops` on a fresh process; the first disagreement, if any, with the (common)
+/// outcomes of the operations before it.
+fn replay(
+    spawner: &mut dyn Spawner,
+    ops: &[Op],
+) -> Result<Option<(usize, Divergence, Vec<Outcome>)>, String> {
     let (mut kernel, seed, cfg) = spawner.spawn()?;
     let mut engine = Mm::from_seed(&seed, cfg).map_err(|e| e.to_string())?;
     let mut d = Differ::seeded(&mut engine, kernel.as_mut(), &seed);
+    let mut outs = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         match d.step(op).map_err(|e| e.message)? {
-            Step::Agree(_) => {}
-            Step::Diverge(div) => return Ok(Some((i, *div))),
+            Step::Agree(o) => outs.push(o),
+            Step::Diverge(div) => {
+                outs.push(div.kernel.clone());
+                return Ok(Some((i, *div, outs)));
+            }
             Step::Unsupported(_) => return Ok(None),
         }
     }
@@ -100,6 +108,7 @@ fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Diverg
 fn shrink(
     spawner: &mut dyn Spawner,
     all: Vec<Op>,
+    brk0: u64,
     deadline: Instant,
     stop: &dyn Fn() -> Option<i32>,
 ) -> Vec<Op> {
@@ -121,7 +130,13 @@ fn shrink(
             let hi = (lo + chunk).min(ops.len());
             let candidate: Vec<Op> = ops[..lo].iter().chain(&ops[hi..]).cloned().collect();
             let full: Vec<Op> = prologue.iter().chain(&candidate).cloned().collect();
-            if let Ok(Some((at, _))) = replay(spawner, &full) {
+            // A candidate that drops the call whose result a later address was taken
+            // from would have to name that address by number: not taken.
+            let anchored =
+                |at: usize, outs: &[Outcome]| render_repro(&full[..=at], outs, brk0).1.is_empty();
+            if let Ok(Some((at, _, outs))) = replay(spawner, &full)
+                && anchored(at, &outs)
+            {
                 ops = full[keep..=at.max(keep)].to_vec();
                 reduced = true;
                 break;
@@ -145,27 +160,51 @@ fn shrink(
 struct Symbols {
     /// (name, start, length), latest last.
     syms: Vec<(String, u64, u64)>,
+    /// Addresses that had to be written as numbers although they lie where the agent's
+    /// own layout is ([`generate::is_layout_address`]).
+    layout_literals: Vec<u64>,
 }
 
+/// How far before or after a binding's range an address is still named relative to it
+/// (the generator derives addresses up to 2 pages either side of a known range).
+const NEAR: u64 = 16 * 4096;
+
 impl Symbols {
-    fn expr(&self, addr: u64) -> Expr {
-        for (name, start, len) in self.syms.iter().rev() {
-            if *start <= addr && addr - *start <= *len {
-                let var = Expr::Var(name.clone());
-                return if addr == *start {
-                    var
-                } else {
-                    Expr::Binary {
-                        op: BinOp::Add,
-                        lhs: Box::new(var),
-                        rhs: Box::new(Expr::hex(addr - *start)),
-                    }
-                };
-            }
+    fn expr(&mut self, addr: u64) -> Expr {
+        // The latest binding whose range holds the address, else the latest one near it.
+        let inside = self
+            .syms
+            .iter()
+            .rev()
+            .find(|(_, start, len)| *start <= addr && addr - *start <= *len);
+        let near = || {
+            self.syms.iter().rev().find(|(_, start, len)| {
+                addr.checked_add(NEAR).is_some_and(|a| a >= *start)
+                    && addr <= start.saturating_add(*len).saturating_add(NEAR)
+            })
+        };
+        if let Some((name, start, _)) = inside.or_else(near) {
+            let var = Expr::Var(name.clone());
+            return match addr.cmp(start) {
+                std::cmp::Ordering::Equal => var,
+                std::cmp::Ordering::Greater => Expr::Binary {
+                    op: BinOp::Add,
+                    lhs: Box::new(var),
+                    rhs: Box::new(Expr::hex(addr - *start)),
+                },
+                std::cmp::Ordering::Less => Expr::Binary {
+                    op: BinOp::Sub,
+                    lhs: Box::new(var),
+                    rhs: Box::new(Expr::hex(*start - addr)),
+                },
+            };
         }
         if addr == 0 {
             Expr::Null
         } else {
+            if generate::is_layout_address(addr) {
+                self.layout_literals.push(addr);
+            }
             Expr::hex(addr)
         }
     }
@@ -179,7 +218,7 @@ impl Symbols {
 }
 
 /// Replace the address arguments of `call` by symbolic expressions.
-fn symbolize(call: &mut Call, syms: &Symbols) {
+fn symbolize(call: &mut Call, syms: &mut Symbols) {
     let addr_args: &[usize] = match call {
         Call::Syscall { name, .. } => match *name {
             "mmap" | "munmap" | "mprotect" | "mlock" | "mlock2" | "munlock" | "madvise" => &[0],
@@ -206,51 +245,70 @@ fn symbolize(call: &mut Call, syms: &Symbols) {
 }
 
 /// The reproducer text: each operation with the kernel's result as the expectation.
-/// Addresses are written relative to the results that produced them (`$m1 + 0x3000`)
-/// and `brk` values relative to the starting break (`$brk0`), so the script holds
-/// whatever the agent binary's own layout is.
+/// Addresses are written relative to the results that produced them (`$m1 + 0x3000`,
+/// `$m2 - 0x2000`) and `brk` values relative to the starting break (`$brk0`), so the
+/// script holds whatever the agent binary's own layout is. The shrinker keeps the calls
+/// whose results later addresses are named by, so a reproducer never holds an address
+/// of the agent's layout as a number.
 pub fn repro_script(header: &str, ops: &[Op], outcomes: &[Outcome], initial_brk: u64) -> String {
     let mut s = String::new();
     for l in header.lines() {
         let _ = writeln!(s, "# {l}");
     }
-    let uses_brk = ops
-        .iter()
-        .any(|op| matches!(op, Op::Brk { addr } if *addr >= initial_brk));
+    s.push_str(&render_repro(ops, outcomes, initial_brk).0);
+    s
+}
+
+/// The reproducer's lines, and the addresses of the agent's layout it had to write as
+/// numbers (none, for a sequence whose every address comes from a result it holds).
+fn render_repro(ops: &[Op], outcomes: &[Outcome], initial_brk: u64) -> (String, Vec<u64>) {
+    let mut s = String::new();
+    let uses_brk = ops.iter().any(|op| matches!(op, Op::Brk { .. }));
     if uses_brk {
         let _ = writeln!(s, "$brk0 = brk(NULL)");
     }
     let mut syms = Symbols::default();
     for (op, o) in ops.iter().zip(outcomes) {
         let mut call = Call::from_op(op);
-        symbolize(&mut call, &syms);
+        symbolize(&mut call, &mut syms);
         let mut line = call.to_string();
         if let Op::Brk { addr } = *op
-            && uses_brk
             && addr >= initial_brk
         {
             line = format!("brk($brk0 + {:#x})", addr - initial_brk);
         }
         let out = match (op, o) {
             (_, Outcome::Done | Outcome::Unsupported(_)) => line,
-            (Op::Brk { .. }, Outcome::Value(v)) if uses_brk && *v >= initial_brk => {
+            (Op::Brk { .. }, Outcome::Value(v)) if *v >= initial_brk => {
                 format!("{line} = $brk0 + {:#x}", v - initial_brk)
             }
             (Op::Mmap { len, .. }, Outcome::Value(v))
             | (Op::Mremap { new_len: len, .. }, Outcome::Value(v)) => {
-                let e = syms.expr(*v);
-                if matches!(e, Expr::Num { .. }) || matches!(op, Op::Mmap { addr: 0, .. }) {
+                // A result the arguments named (a hint or MAP_FIXED address taken, a
+                // mapping resized in place, an MREMAP_FIXED destination) is written as
+                // they were; one the kernel chose gets a binding of its own.
+                let named = match *op {
+                    Op::Mmap { addr, .. } => addr == *v && addr != 0,
+                    Op::Mremap {
+                        old_addr,
+                        flags,
+                        new_addr,
+                        ..
+                    } => old_addr == *v || (flags & 2 != 0 && new_addr == *v),
+                    _ => false,
+                };
+                if named {
+                    format!("{line} = {}", syms.expr(*v))
+                } else {
                     let name = syms.bind(*v, *len);
                     format!("${name} = {line}")
-                } else {
-                    format!("{line} = {e}")
                 }
             }
             (_, o) => format!("{line} = {o}"),
         };
         let _ = writeln!(s, "{out}");
     }
-    s
+    (s, syms.layout_literals)
 }
 
 /// Run a campaign.
@@ -466,7 +524,7 @@ fn keep_finding(
     let whole = repro_script(&header(", not shrunk yet"), history, outcomes, initial_brk);
     write(&path, &whole)?;
     let deadline = Instant::now() + opts.shrink_time;
-    let small = shrink(spawner, history.to_vec(), deadline, stop);
+    let small = shrink(spawner, history.to_vec(), initial_brk, deadline, stop);
     let (ops, outs, brk) = outcomes_of(spawner, &small)?;
     let shrunk = repro_script(&header(""), &ops, &outs, brk);
     if script_reproduces(spawner, &shrunk)? {
@@ -529,4 +587,87 @@ fn outcomes_of(
         }
     }
     Ok((ops[..outs.len()].to_vec(), outs, seed.brk))
+}
+
+#[cfg(test)]
+mod shrink_tests {
+    use super::*;
+
+    /// The engine against an engine without the MREMAP_DONTUNMAP VmLck accounting.
+    struct Engines;
+
+    impl Spawner for Engines {
+        fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
+            let seed = crate::default_seed();
+            let cfg = Config {
+                mmap_base: seed.mmap_base,
+                ..Config::default()
+            };
+            let kernel = Config {
+                dontunmap_locked_vm_quirk: false,
+                ..cfg.clone()
+            };
+            let k = Mm::from_seed(&seed, kernel).map_err(|e| e.to_string())?;
+            Ok((Box::new(k), seed, cfg))
+        }
+    }
+
+    /// The call whose result a later address is taken from stays, even where dropping
+    /// it would still show the disagreement: the shrunk script would otherwise name
+    /// that result, an address of the agent's layout, by number.
+    #[test]
+    fn shrinking_keeps_the_calls_that_name_later_addresses() {
+        const P: u64 = 4096;
+        let seed = crate::default_seed();
+        // MAP_PRIVATE|MAP_ANONYMOUS, plus MAP_FIXED|MAP_LOCKED.
+        let map = |addr: u64, extra: u64| Op::Mmap {
+            addr,
+            len: 4 * P,
+            prot: 3,
+            flags: 0x22 | extra,
+            fd: u64::MAX,
+            offset: 0,
+        };
+        // What the kernel picks for the first mapping (the engine agrees with itself).
+        let (mut k, _, _) = Engines.spawn().unwrap();
+        let Ok(Outcome::Value(v)) = k.apply(&map(0, 0)) else {
+            panic!("mmap failed")
+        };
+        assert!(generate::is_layout_address(v), "{v:#x}");
+        let all = vec![
+            Op::Setrlimit {
+                resource: 9,
+                cur: u64::MAX,
+                max: u64::MAX,
+            },
+            Op::Mprotect {
+                addr: 0,
+                len: 0,
+                prot: 0,
+            },
+            Op::Mprotect {
+                addr: 0,
+                len: 0,
+                prot: 0,
+            },
+            map(0, 0),
+            // The same place again, by address and locked: the first mapping is not
+            // needed for the disagreement, only for the name of this address.
+            map(v, 0x2010),
+            Op::Mremap {
+                old_addr: v,
+                old_len: 4 * P,
+                new_len: 4 * P,
+                flags: 1 | 4,
+                new_addr: 0,
+            },
+        ];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let small = shrink(&mut Engines, all.clone(), seed.brk, deadline, &|| None);
+        let (ops, outs, brk0) = outcomes_of(&mut Engines, &small).unwrap();
+        let text = repro_script("t", &ops, &outs, brk0);
+        assert_eq!(small.len(), all.len(), "{text}");
+        assert!(text.contains("$m1 = mmap(NULL, 4p"), "{text}");
+        assert!(text.contains("mmap($m1, 4p, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS|MAP_LOCKED, -1, 0) = $m1"), "{text}");
+    }
 }

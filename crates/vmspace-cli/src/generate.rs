@@ -12,6 +12,21 @@ use vmspace::{Op, Outcome, Seed};
 const P: u64 = 4096;
 /// Pages in the first window.
 pub const WINDOW_PAGES: u64 = 768;
+/// The second window's first address: a fixed one, far from anything the agent maps.
+pub const FIXED_WINDOW: u64 = 0x3f00_0000_0000;
+
+/// Could `addr` be one the kernel chose relative to the agent's own layout (its program
+/// and heap near 0x5555_5555_4000, its libraries and what was mapped next to them below
+/// `mmap_base`)? Such an address differs between machines, so a reproducer must name it
+/// through a binding (`$m3 - 0x2000`), never as a number. Every address the generator
+/// makes without looking at a result is outside: the low constants (below 4 GiB, where
+/// the `MAP_32BIT` window is), the fixed window's terabyte from [`FIXED_WINDOW`], and
+/// `TASK_SIZE`'s last page and beyond.
+pub fn is_layout_address(addr: u64) -> bool {
+    let task_size = 1u64 << 47;
+    (1 << 32..FIXED_WINDOW).contains(&addr)
+        || (FIXED_WINDOW + (1 << 40)..task_size - P).contains(&addr)
+}
 
 /// A small, fast, seedable PRNG (xorshift64*), so that the same seed gives the same
 /// sequence on every machine.
@@ -166,7 +181,7 @@ impl Generator {
             .min()
             .unwrap_or(seed.mmap_base);
         let w1 = (frontier - WINDOW_PAGES * P, frontier);
-        let w2 = (0x3f00_0000_0000, 0x3f00_0000_0000 + 1024 * P);
+        let w2 = (FIXED_WINDOW, FIXED_WINDOW + 1024 * P);
         Self {
             rng: Rng::new(rng_seed),
             windows: vec![w1, w2],

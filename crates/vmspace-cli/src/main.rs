@@ -37,7 +37,7 @@ struct Cli {
 enum Cmd {
     /// Run a script on the built-in engine, printing each call and its result.
     #[command(
-        after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from the layout of the vmspace agent on Linux 6.18 (x86-64)."
+        after_help = "Example:\n  vmspace run examples/mremap-grow.vms --trace\n\nThe engine starts from a built-in layout: the vmspace agent's, captured once on Linux 6.18 (x86-64), with the program shown as /usr/bin/vmspace. `vmspace diff` starts both sides from the live agent's layout on this machine instead, so the addresses the kernel picks can differ between the two commands; scripts name them by their bindings ($a + 2p), and the vDSO as $vdso."
     )]
     Run {
         /// The script (strace syntax; see DESIGN.md).
@@ -55,7 +55,7 @@ enum Cmd {
     },
     /// Run a script on the engine and on the live kernel in lockstep; stop at the first difference.
     #[command(
-        after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nCompares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData."
+        after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nBoth sides start from the live agent's layout on this machine (not `vmspace run`'s built-in one). Compares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData."
     )]
     Diff {
         /// The script.
@@ -368,7 +368,10 @@ fn cmd_run(file: &PathBuf, trace: bool, json: bool, memory_budget: u64) -> Resul
     let script = load_script(file)?;
     let mut engine = default_engine(memory_budget);
     let color = color_stdout() && !json;
-    let mut runner = Runner::new(script);
+    let mut runner = Runner::with_env(
+        script,
+        vmspace_cli::layout_env(&vmspace_cli::default_seed()),
+    );
     let mut failed = 0;
     loop {
         let before = trace.then(|| engine.maps_text());
@@ -511,7 +514,7 @@ fn cmd_diff(
             Err(e) => bail!("setting the agent's RLIMIT_AS to {cap:#x}: {e}"),
         }
     }
-    let mut runner = Runner::new(script);
+    let mut runner = Runner::with_env(script, vmspace_cli::layout_env(&seed));
     let mut failed = 0;
     // The first line that changed the agent's own memory, and which mapping.
     let mut damaged: Option<(usize, String)> = None;

@@ -110,10 +110,10 @@ pub struct Collected {
 pub fn collect_steps(script: vmspace_script::Script) -> Result<Collected> {
     let mut engine = engine();
     let mut steps = vec![Step::new(
-        "start: the vmspace agent's layout",
+        "start: the built-in layout (vmspace run's)",
         maps(&mut engine)?,
     )];
-    let mut runner = Runner::new(script);
+    let mut runner = Runner::with_env(script, crate::layout_env(&crate::default_seed()));
     let mut failed = 0;
     let mut stopped = None;
     loop {

@@ -57,6 +57,7 @@ fn renders_the_example_as_a_page_and_as_svg() {
     assert!(!stdout.contains('\x1b'));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\""));
+    assert!(page.contains("start: the built-in layout (vmspace run&#39;s)"));
     assert!(page.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     // 12 statements and the starting layout.
     assert_eq!(page.matches("<g class=\"row\"").count(), 13);
@@ -73,6 +74,19 @@ fn renders_the_example_as_a_page_and_as_svg() {
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(page.contains(&svg), "the page holds the same picture");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every mapping drawn (`--all`): the built-in layout's program is /usr/bin/vmspace, not
+/// the build directory of the machine the layout was captured on.
+#[test]
+fn the_built_in_layout_names_a_neutral_program_path() {
+    let dir = scratch("all");
+    let html = dir.join("all.html");
+    let out = vmspace(&["render", &example(), "--all", "-o", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.matches("/usr/bin/vmspace").count() >= 13, "{page}");
+    assert!(!page.contains("/target/"), "{page}");
 }
 
 #[test]
@@ -181,7 +195,7 @@ const SIZE: (u32, u32) = (1400, 900);
 fn screenshot(url: &str, png: &Path, dir: &Path) {
     let profile = dir.join("profile");
     std::fs::create_dir_all(&profile).unwrap();
-    let mut child = Command::new(CHROMIUM)
+    let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -259,10 +273,38 @@ fn count_near(pixels: &[[u8; 3]], c: [u8; 3]) -> usize {
         .count()
 }
 
+/// The Chromium to use: `/usr/bin/chromium`, or `VMSPACE_CHROMIUM` (which the test of
+/// the missing-Chromium case points at nothing).
+fn chromium() -> PathBuf {
+    std::env::var_os("VMSPACE_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from)
+}
+
+/// Is Chromium there? Where it is not, the screenshot test is skipped, and says so on
+/// the terminal (written to stderr directly, past the test harness's capture, so that a
+/// skip never passes as a silent "ok"); in CI (`CI=true`, where `.ci/run` installs
+/// Chromium) a missing Chromium is a failure.
+fn chromium_present(test: &str) -> bool {
+    use std::io::Write as _;
+    let path = chromium();
+    if path.exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v != "true"),
+        "CI=true but {} is not installed: .ci/run installs it (apt-get install chromium)",
+        path.display()
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {} is not installed (apt-get install chromium); with CI=true this fails",
+        path.display()
+    );
+    false
+}
+
 #[test]
 fn the_page_looks_right_in_headless_chromium() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("skipped: {CHROMIUM} is not installed (apt-get install chromium)");
+    if !chromium_present("the_page_looks_right_in_headless_chromium") {
         return;
     }
     let dir = scratch("chromium");
@@ -297,4 +339,33 @@ fn the_page_looks_right_in_headless_chromium() {
     assert!(file > 5_000, "file colour: {file} pixels");
     assert!(ghost > 200, "hatching: {ghost} pixels");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without Chromium the screenshot test says SKIPPED where a person sees it, and with
+/// CI=true it fails (the test binary runs that one test again with Chromium pointed at
+/// nothing).
+#[test]
+fn a_missing_chromium_is_a_visible_skip_and_a_failure_in_ci() {
+    let run = |ci: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "the_page_looks_right_in_headless_chromium"])
+            .env("VMSPACE_CHROMIUM", "/nonexistent/chromium")
+            .env("CI", ci)
+            .output()
+            .unwrap()
+    };
+    let out = run("false");
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        err.contains("SKIPPED the_page_looks_right_in_headless_chromium: /nonexistent/chromium is not installed"),
+        "{err}"
+    );
+    let out = run("true");
+    assert!(!out.status.success(), "{out:?}");
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        all.contains("CI=true but /nonexistent/chromium is not installed"),
+        "{all}"
+    );
 }

@@ -173,3 +173,26 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert!(!status.success());
     assert_eq!(err, "", "no message on a closed pipe");
 }
+
+/// `run` starts from the built-in layout, whose program path is a neutral one (not the
+/// build directory of the machine it was captured on), and its help says how that
+/// differs from `diff`'s.
+#[test]
+fn run_starts_from_the_built_in_layout_and_says_so() {
+    let maps = vmspace(&["run", &script("maps", "maps()\n")]);
+    assert!(maps.status.success());
+    let maps = text(&maps.stdout);
+    assert!(maps.contains(" /usr/bin/vmspace\n"), "{maps}");
+    assert!(!maps.contains("/target/"), "{maps}");
+    let help = text(&vmspace(&["run", "--help"]).stdout);
+    assert!(
+        help.contains("The engine starts from a built-in layout")
+            && help.contains("`vmspace diff` starts both sides from the live agent's layout"),
+        "{help}"
+    );
+    let help = text(&vmspace(&["diff", "--help"]).stdout);
+    assert!(
+        help.contains("Both sides start from the live agent's layout on this machine"),
+        "{help}"
+    );
+}

@@ -6,6 +6,10 @@
 //! in the transfer buffer and the alternate signal stack, install the fault handler and
 //! greet the parent with `brk(0)` and the stack limit.
 //!
+//! With `VMSPACE_AGENT_PERTURB=1` in its environment the agent starts from a layout
+//! that no machine has (see [`perturbation`]): scripts and tests run under it to show
+//! that they name no address the kernel chose relative to the agent's own layout.
+//!
 //! Then the request loop, which only makes raw `read`/`write` calls on the protocol
 //! descriptors, the requested system calls, and accesses through the assembly routines
 //! in [`crate::sys`]: no allocation and nothing else that could map memory, so the
@@ -60,23 +64,27 @@ pub(crate) fn is_protected_fd(fd: u64) -> bool {
 /// The program that calls this must be started by [`crate::LiveBackend::spawn`] (its
 /// stdin and stdout are the protocol pipes).
 pub fn agent_main() -> ! {
-    if let Err(msg) = start() {
-        eprintln!("vmspace agent: {msg}");
-        std::process::exit(EXIT_STARTUP);
-    }
-    serve()
+    let perturbed = match start() {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("vmspace agent: {msg}");
+            std::process::exit(EXIT_STARTUP);
+        }
+    };
+    serve(perturbed)
 }
 
-/// Everything before the request loop. On success the agent has greeted the parent.
-fn start() -> Result<(), String> {
-    ensure_no_randomize()?;
+/// Everything before the request loop; returns whether the layout is to be perturbed.
+fn start() -> Result<bool, String> {
+    let perturb = perturbation()?;
+    ensure_no_randomize(perturb)?;
     sys::setup_protocol_fds().map_err(|e| {
         format!(
             "could not move the protocol pipes to fds {REQ_FD}/{RESP_FD}: {e} \
              (is RLIMIT_NOFILE above {RESP_FD}?)"
         )
     })?;
-    Ok(())
+    Ok(perturb)
 }
 
 /// Descriptor the first stage leaves open across its re-execution, as a copy of fd 0,
@@ -85,33 +93,140 @@ fn start() -> Result<(), String> {
 /// stage anyway, with every other descriptor above 2.
 const REEXEC_MARK_FD: i32 = 3;
 
+/// The environment variable that asks for a perturbed starting layout.
+pub(crate) const PERTURB_ENV: &str = "VMSPACE_AGENT_PERTURB";
+/// How many pages lower `mmap_base` is in a perturbed agent: the loader, the libraries,
+/// `[vdso]`/`[vvar]` and everything the runtime maps move down by this much.
+pub(crate) const PERTURB_BASE_PAGES: u64 = 5;
+/// The size of the extra mapping a perturbed agent makes before it greets (an unhinted
+/// `PROT_READ` anonymous mapping: the kernel puts it at the top of the highest free
+/// range below `mmap_base`, which on every layout seen so far is the hole between the
+/// libraries and the runtime's alternate signal stack).
+pub(crate) const PERTURB_EXTRA_PAGES: u64 = 1;
+/// The x86-64 stack guard gap (`stack_guard_gap`), which `mmap_base` keeps below the
+/// stack limit.
+const STACK_GUARD_GAP: u64 = 256 << 12;
+/// The smallest gap `mmap_base` keeps below the top (x86-64 `mmap_base()`: 128 MiB).
+const MMAP_GAP_MIN: u64 = 128 << 20;
+
+/// Whether `VMSPACE_AGENT_PERTURB` asks for a perturbed layout: unset, empty or `0` is
+/// no, `1` is yes, anything else an error.
+///
+/// A perturbed agent differs from a plain one in two ways, both made before it reports
+/// its layout, so that the engine is seeded with them like with any other layout:
+/// its `mmap_base` is [`PERTURB_BASE_PAGES`] pages lower (the first stage raises its
+/// `RLIMIT_STACK` soft limit by that much above what sets the 128 MiB minimum gap,
+/// which the kernel reads when it lays out the re-executed image: `mmap_base()` in
+/// arch/x86/mm/mmap.c), and it holds one more mapping of [`PERTURB_EXTRA_PAGES`] pages
+/// (which narrows the highest hole, as a larger alternate signal stack would). A script
+/// whose expected values name an address the kernel chose relative to the agent's own
+/// layout (which depends on the CPU through `AT_MINSIGSTKSZ`, on the C library, the
+/// kernel build and the stack limit) fails under it on every machine.
+pub(crate) fn perturbation() -> Result<bool, String> {
+    match std::env::var_os(PERTURB_ENV) {
+        None => Ok(false),
+        Some(v) if v.is_empty() || v == "0" => Ok(false),
+        Some(v) if v == "1" => Ok(true),
+        Some(v) => Err(format!(
+            "{PERTURB_ENV} must be 0 or 1 (or unset), not {:?}",
+            v.to_string_lossy()
+        )),
+    }
+}
+
+/// The `RLIMIT_STACK` soft limit that puts `mmap_base` [`PERTURB_BASE_PAGES`] pages
+/// below where `cur` puts it (`None` for an unlimited stack, which selects the legacy
+/// layout: the parent refuses that anyway).
+fn perturbed_stack_limit(cur: u64) -> Option<u64> {
+    if cur == g::RLIM64_INFINITY as u64 {
+        return None;
+    }
+    let base = cur.max(MMAP_GAP_MIN - STACK_GUARD_GAP);
+    Some(base + (PERTURB_BASE_PAGES << 12))
+}
+
+/// Raise the `RLIMIT_STACK` soft limit for a perturbed layout (the first stage does
+/// this before it re-executes; the limit then stays, and the agent reports it).
+fn perturb_stack_limit() -> Result<(), String> {
+    let (cur, max) =
+        sys::getrlimit(g::RLIMIT_STACK).map_err(|e| format!("getrlimit(RLIMIT_STACK): {e}"))?;
+    let Some(new) = perturbed_stack_limit(cur) else {
+        return Ok(());
+    };
+    if new > max {
+        return Err(format!(
+            "{PERTURB_ENV}=1 needs RLIMIT_STACK {new:#x}, above the hard limit {max:#x}"
+        ));
+    }
+    let lim = [new, max];
+    let r = sys::raw_syscall(
+        u64::from(g::__NR_prlimit64),
+        [0, u64::from(g::RLIMIT_STACK), lim.as_ptr() as u64, 0, 0, 0],
+    );
+    if r < 0 {
+        return Err(format!(
+            "{PERTURB_ENV}=1: prlimit64(RLIMIT_STACK) failed: {}",
+            std::io::Error::from_raw_os_error(-r as i32)
+        ));
+    }
+    Ok(())
+}
+
+/// The perturbed agent's extra mapping (see [`perturbation`]), made after everything
+/// the agent allocates and before it greets.
+fn perturb_extra_mapping() -> Result<(), String> {
+    let r = sys::raw_syscall(
+        u64::from(g::__NR_mmap),
+        [
+            0,
+            PERTURB_EXTRA_PAGES << 12,
+            u64::from(g::PROT_READ),
+            u64::from(g::MAP_PRIVATE | g::MAP_ANONYMOUS),
+            u64::MAX,
+            0,
+        ],
+    );
+    if r < 0 {
+        return Err(format!(
+            "{PERTURB_ENV}=1: the extra mapping failed: {}",
+            std::io::Error::from_raw_os_error(-r as i32)
+        ));
+    }
+    Ok(())
+}
+
 /// If this image was not executed with `ADDR_NO_RANDOMIZE`, set it and re-execute
 /// `/proc/self/exe` with the same arguments and environment (the descriptors, which
-/// are not close-on-exec, carry over).
-fn ensure_no_randomize() -> Result<(), String> {
+/// are not close-on-exec, carry over). A perturbed agent always re-executes, with its
+/// stack limit raised first.
+fn ensure_no_randomize(perturb: bool) -> Result<(), String> {
     let no_rand = libc::ADDR_NO_RANDOMIZE as u32;
     let p = sys::personality().map_err(|e| format!("personality query failed: {e}"))?;
     let second_stage = sys::same_open_file(REEXEC_MARK_FD, 0);
-    if p & no_rand != 0 {
-        if second_stage {
-            // Executing /proc/self/exe named the process "exe"; give it its name back.
-            let name = std::env::current_exe()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.as_encoded_bytes().to_vec()))
-                .and_then(|n| std::ffi::CString::new(n).ok());
-            if let Some(name) = name {
-                sys::set_comm(&name);
-            }
+    if second_stage {
+        if p & no_rand == 0 {
+            return Err(
+                "ADDR_NO_RANDOMIZE did not survive re-executing /proc/self/exe; the kernel \
+                        clears it for set-user-ID programs and programs with file capabilities, \
+                        so run the agent from a plain executable"
+                    .to_string(),
+            );
+        }
+        // Executing /proc/self/exe named the process "exe"; give it its name back.
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.as_encoded_bytes().to_vec()))
+            .and_then(|n| std::ffi::CString::new(n).ok());
+        if let Some(name) = name {
+            sys::set_comm(&name);
         }
         return Ok(());
     }
-    if second_stage {
-        return Err(
-            "ADDR_NO_RANDOMIZE did not survive re-executing /proc/self/exe; the kernel \
-                    clears it for set-user-ID programs and programs with file capabilities, \
-                    so run the agent from a plain executable"
-                .to_string(),
-        );
+    if p & no_rand != 0 && !perturb {
+        return Ok(());
+    }
+    if perturb {
+        perturb_stack_limit()?;
     }
     sys::set_personality(p | no_rand)
         .map_err(|e| format!("personality(ADDR_NO_RANDOMIZE) failed: {e}"))?;
@@ -124,7 +239,7 @@ fn ensure_no_randomize() -> Result<(), String> {
 }
 
 /// The request loop.
-fn serve() -> ! {
+fn serve(perturb: bool) -> ! {
     let altstack: &'static mut [u8] = Vec::leak(vec![0u8; ALTSTACK_SIZE]);
     let buf: &'static mut [u8] = Vec::leak(vec![0u8; BUF_SIZE]);
     // Fault both in now, so that later operations never change their pages.
@@ -136,6 +251,10 @@ fn serve() -> ! {
     }
     // A write past RLIMIT_FSIZE then fails with EFBIG instead of killing the agent.
     sys::ignore_signal(libc::SIGXFSZ);
+    if perturb && let Err(e) = perturb_extra_mapping() {
+        eprintln!("vmspace agent: {e}");
+        std::process::exit(EXIT_STARTUP);
+    }
     let brk = sys::raw_syscall(u64::from(g::__NR_brk), [0; 6]) as u64;
     let (stack_cur, stack_max) = match sys::getrlimit(g::RLIMIT_STACK) {
         Ok(l) => l,
@@ -296,6 +415,22 @@ fn respond_with(r: &Response, data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_perturbed_stack_limit_lowers_mmap_base_by_the_shift() {
+        use vmspace::Config;
+        use vmspace::addr::TASK_SIZE;
+        let shift = PERTURB_BASE_PAGES << 12;
+        // From the usual 8 MiB, from a limit past the 128 MiB minimum gap, and from one
+        // just below it.
+        for cur in [8 << 20, 1 << 30, MMAP_GAP_MIN - STACK_GUARD_GAP - 4096] {
+            let plain = Config::mmap_base_for_stack_limit(TASK_SIZE, cur, STACK_GUARD_GAP);
+            let new = perturbed_stack_limit(cur).unwrap();
+            let perturbed = Config::mmap_base_for_stack_limit(TASK_SIZE, new, STACK_GUARD_GAP);
+            assert_eq!(perturbed, plain - shift, "from RLIMIT_STACK {cur:#x}");
+        }
+        assert_eq!(perturbed_stack_limit(u64::MAX), None);
+    }
 
     #[test]
     fn protected_fds_use_the_low_32_bits() {

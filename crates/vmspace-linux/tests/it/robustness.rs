@@ -180,7 +180,7 @@ fn a_set_user_id_agent_cannot_keep_addr_no_randomize_and_says_so() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("suid-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let copy = dir.join("vmspace-agent");
-    std::fs::copy(env!("CARGO_BIN_EXE_vmspace-agent"), &copy).unwrap();
+    write_executable_copy(Path::new(env!("CARGO_BIN_EXE_vmspace-agent")), &copy);
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let nosuid = on_nosuid_mount(&dir);
     let cmd = AgentCommand {
@@ -198,6 +198,29 @@ fn a_set_user_id_agent_cannot_keep_addr_no_randomize_and_says_so() {
     assert!(
         msg.contains("did not survive") && msg.contains("set-user-ID"),
         "{msg}"
+    );
+}
+
+/// Copy the executable `from` to `to` so that it can be executed at once.
+///
+/// Not with `std::fs::copy` in this process: the copy's descriptor, open for writing,
+/// is close-on-exec, but another test thread that forks while it is open hands a
+/// duplicate to its child, which holds it until that child's own exec; executing the
+/// copy in that window fails with ETXTBSY ("Text file busy"), now and then, under load.
+/// A `cp` process writes the copy instead: the only descriptor ever open for writing
+/// on it is in that process, and it has exited (closing it) before we go on.
+fn write_executable_copy(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(
+        status.success(),
+        "cp {} {}: {status}",
+        from.display(),
+        to.display()
     );
 }
 
