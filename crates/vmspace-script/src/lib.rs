@@ -90,7 +90,10 @@ mod stmt;
 pub use ast::{Arg, BinOp, Call, Expect, Expr, FillByte, Radix, Script, Stmt, StrLit};
 pub use check::{Mismatch, check, vmas_text};
 pub use eval::{Action, Env, EvalError, MAX_PADDED_PWRITE};
-pub use parse::{ParseError, Skipped, StraceLog, parse_script, parse_strace_log};
+pub use parse::{
+    ParseError, Skipped, StraceLog, decode_text, parse_script, parse_script_with_env,
+    parse_strace_log,
+};
 pub use print::{format_op, quote};
 pub use run::{RunError, RunErrorKind, RunResult, Runner, StepReport};
 

@@ -13,11 +13,12 @@
 //! [`parse_script`] rejects them, [`parse_strace_log`] reports them in
 //! [`StraceLog::skipped`] and goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::ast::{Script, Stmt};
-use crate::lex::{Fail, Tok, is_ident_char, is_ident_start};
+use crate::eval::Env;
+use crate::lex::{Fail, Tok, is_ident_char, is_ident_start, shorten};
 use crate::names;
 use crate::stmt::{LineErr, Mode, Parsed, StmtParser};
 
@@ -65,6 +66,12 @@ impl ParseError {
     }
 }
 
+/// A line longer than this many characters is shown as an excerpt around the error.
+const EXCERPT_WHOLE: usize = 160;
+/// Characters an excerpt shows on each side of the error (and at most this many are
+/// underlined).
+const EXCERPT_CONTEXT: usize = 60;
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let num = self.line.to_string();
@@ -75,15 +82,37 @@ impl fmt::Display for ParseError {
             self.file, self.line, self.column, self.message
         )?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{num} | {}", self.source_line)?;
+        // A long line is cut around the error, with `...` where text was left out, so
+        // that the report stays a few lines whatever the line's length.
+        let total = self.source_line.chars().count();
+        let col = self.column.saturating_sub(1).min(total);
+        let (from, to, width) = if total <= EXCERPT_WHOLE {
+            (0, total, self.width)
+        } else {
+            let width = self.width.min(EXCERPT_CONTEXT);
+            let from = col.saturating_sub(EXCERPT_CONTEXT);
+            (from, total.min(col + width + EXCERPT_CONTEXT), width)
+        };
+        let byte = |c: usize| {
+            self.source_line
+                .char_indices()
+                .nth(c)
+                .map_or(self.source_line.len(), |(i, _)| i)
+        };
+        let shown = &self.source_line[byte(from)..byte(to)];
+        let (pre, post) = (
+            if from > 0 { "..." } else { "" },
+            if to < total { "..." } else { "" },
+        );
+        writeln!(f, "{num} | {pre}{shown}{post}")?;
         // Keep tabs in the caret line so the caret lands under the same character.
-        let lead: String = self
-            .source_line
+        let lead: String = shown
             .chars()
-            .take(self.column - 1)
+            .take(col - from)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        write!(f, "{pad} | {lead}{}", "^".repeat(self.width))
+        let pre_pad = " ".repeat(pre.len());
+        write!(f, "{pad} | {pre_pad}{lead}{}", "^".repeat(width))
     }
 }
 
@@ -110,14 +139,69 @@ pub struct StraceLog {
     pub skipped: Vec<Skipped>,
 }
 
+/// The text of a script or log read as bytes, or, if it is not UTF-8, a
+/// [`ParseError`] at the first byte that is not (its line and column, the line shown with
+/// that byte replaced by U+FFFD).
+///
+/// # Errors
+/// Bytes that are not UTF-8.
+pub fn decode_text(file_name: &str, bytes: Vec<u8>) -> Result<String, ParseError> {
+    let e = match String::from_utf8(bytes) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let b = e.as_bytes();
+    let at = e.utf8_error().valid_up_to();
+    let line_start = b[..at]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + b[..at].iter().filter(|&&c| c == b'\n').count();
+    let line_end = b[at..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |i| at + i);
+    let raw = &b[line_start..line_end];
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let text = String::from_utf8_lossy(raw);
+    // Everything before `at` is valid, so the lossy text has the same characters there.
+    let start = at - line_start;
+    Err(ParseError::at(
+        file_name,
+        line,
+        &text,
+        start,
+        start + '\u{fffd}'.len_utf8(),
+        format!(
+            "invalid UTF-8 (byte {:#04x}): scripts and logs are UTF-8 text",
+            b[at]
+        ),
+    ))
+}
+
 /// Parse a script. Strict: any line that is not a supported call, a comment, a blank
 /// or strace noise is an error, and so is a call the engine cannot run. Lines of real
 /// strace output are accepted as they are.
 ///
 /// # Errors
 /// The first line that does not parse, with its position and what was expected.
+///
+/// A `$name` must be bound by an earlier line (`$name = call(...)`): one that is not is
+/// an error at its column, so that nothing of a script that names an undefined value
+/// runs. (A name bound by a call that then fails is a run-time error; see
+/// [`crate::Runner`].)
 pub fn parse_script(file_name: &str, text: &str) -> Result<Script, ParseError> {
-    parse(file_name, text, Mode::Script).map(|(s, _)| s)
+    parse_script_with_env(file_name, text, &Env::new())
+}
+
+/// [`parse_script`] for a script that a [`crate::Runner`] starts with the bindings of
+/// `env` ([`crate::Runner::with_env`]): the names bound there count as defined.
+///
+/// # Errors
+/// As [`parse_script`].
+pub fn parse_script_with_env(file_name: &str, text: &str, env: &Env) -> Result<Script, ParseError> {
+    let defined = env.iter().map(|(n, _)| n.to_string()).collect();
+    parse(file_name, text, Mode::Script, Some(defined)).map(|(s, _)| s)
 }
 
 /// Parse an strace log. Lenient about calls: a call outside the supported set (or one
@@ -131,7 +215,8 @@ pub fn parse_script(file_name: &str, text: &str) -> Result<Script, ParseError> {
 /// # Errors
 /// The first line that does not parse.
 pub fn parse_strace_log(file_name: &str, text: &str) -> Result<StraceLog, ParseError> {
-    parse(file_name, text, Mode::Strace).map(|(script, skipped)| StraceLog { script, skipped })
+    parse(file_name, text, Mode::Strace, None)
+        .map(|(script, skipped)| StraceLog { script, skipped })
 }
 
 /// The strace prefixes of a line.
@@ -366,9 +451,17 @@ struct Driver<'a> {
     stmts: Vec<Stmt>,
     skipped: Vec<Skipped>,
     pending: BTreeMap<Option<u32>, Pending>,
+    /// Scripts: the `$name`s bound so far (a `$name` used before its binding is an
+    /// error). Logs: `None`, not checked.
+    defined: Option<BTreeSet<String>>,
 }
 
-fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), ParseError> {
+fn parse(
+    file: &str,
+    text: &str,
+    mode: Mode,
+    defined: Option<BTreeSet<String>>,
+) -> Result<(Script, Vec<Skipped>), ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text
         .split('\n')
@@ -381,6 +474,7 @@ fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), P
         stmts: Vec::new(),
         skipped: Vec::new(),
         pending: BTreeMap::new(),
+        defined,
     };
     let mut i = 0;
     while i < d.lines.len() {
@@ -470,7 +564,7 @@ impl Driver<'_> {
 
     /// Parse a statement in `t` from byte `body`.
     fn statement(&mut self, t: &Text, body: usize, pid: Option<u32>) -> Result<(), ParseError> {
-        let mut p = StmtParser::new(&t.s, body, self.mode);
+        let mut p = StmtParser::new(&t.s, body, self.mode, self.defined.as_ref());
         // A line of nothing but trivia (`/* ... */`).
         match p.peek() {
             Ok(tok) if tok.tok == Tok::Eof => return Ok(()),
@@ -495,6 +589,9 @@ impl Driver<'_> {
         };
         match parsed {
             Parsed::Stmt { bind, call, expect } => {
+                if let (Some(d), Some(name)) = (&mut self.defined, &bind) {
+                    d.insert(name.clone());
+                }
                 self.stmts.push(Stmt {
                     line: no,
                     source: t.s.clone(),
@@ -528,7 +625,8 @@ impl Driver<'_> {
                         start,
                         end,
                         format!(
-                            "`{name}` is not a supported call (expected one of {}, {})",
+                            "`{}` is not a supported call (expected one of {}, {})",
+                            shorten(&name),
                             names::SYSCALLS
                                 .iter()
                                 .map(|s| s.name)
@@ -582,11 +680,15 @@ impl Driver<'_> {
             other => {
                 let why = match &other {
                     Some(p) => format!(
-                        "`<... {name} resumed>` does not match the unfinished `{}` of line {}",
-                        p.name(),
+                        "`<... {} resumed>` does not match the unfinished `{}` of line {}",
+                        shorten(name),
+                        shorten(p.name()),
                         p.line()
                     ),
-                    None => format!("`<... {name} resumed>` without an `<unfinished ...>` start"),
+                    None => format!(
+                        "`<... {} resumed>` without an `<unfinished ...>` start",
+                        shorten(name)
+                    ),
                 };
                 if let Some(p) = other {
                     self.never_resumed(p)?;
