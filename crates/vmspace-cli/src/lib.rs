@@ -6,6 +6,7 @@ pub mod compare;
 pub mod differ;
 pub mod fuzz;
 pub mod generate;
+pub mod input;
 pub mod lockstep;
 pub mod render_cmd;
 pub mod replay;

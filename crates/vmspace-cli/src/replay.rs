@@ -1269,10 +1269,9 @@ pub fn cmd(
     verbose: bool,
     json: bool,
     strict: bool,
+    max_input: u64,
 ) -> anyhow::Result<std::process::ExitCode> {
-    use anyhow::Context as _;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::input::read_text(path, max_input)?;
     let name = path.display().to_string();
     let log = vmspace_script::parse_strace_log(&name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let runs: Vec<ReplayOptions> = if all && !pids(&log).is_empty() {
