@@ -187,6 +187,11 @@ impl Lines {
         }
     }
 
+    /// The bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
     /// The number of the line [`Lines::next`] returned last (1-based).
     pub fn line_number(&self) -> usize {
         self.line

@@ -13,7 +13,7 @@
 //! [`parse_script`] rejects them, [`parse_strace_log`] reports them in
 //! [`StraceLog::skipped`] and goes on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use crate::ast::{Script, Stmt};
@@ -104,7 +104,18 @@ impl fmt::Display for ParseError {
             if from > 0 { "..." } else { "" },
             if to < total { "..." } else { "" },
         );
-        writeln!(f, "{num} | {pre}{shown}{post}")?;
+        // Control characters (a NUL, an escape sequence) are not sent to the terminal.
+        let safe: String = shown
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        writeln!(f, "{num} | {pre}{safe}{post}")?;
         // Keep tabs in the caret line so the caret lands under the same character.
         let lead: String = shown
             .chars()
@@ -340,6 +351,9 @@ struct Seg {
 struct Text {
     s: String,
     segs: Vec<Seg>,
+    /// The physical lines of a text that was cut or joined, as they were read (for
+    /// error reports); empty while the text is one physical line as read.
+    origs: Vec<(usize, String)>,
 }
 
 impl Text {
@@ -351,6 +365,7 @@ impl Text {
                 line,
                 col: 0,
             }],
+            origs: Vec::new(),
         }
     }
 
@@ -358,7 +373,26 @@ impl Text {
         self.segs[0].line
     }
 
+    /// Before the text is cut or joined: keep the physical line it is.
+    fn save_orig(&mut self) {
+        if self.origs.is_empty() {
+            self.origs.push((self.segs[0].line, self.s.clone()));
+        }
+    }
+
+    /// Physical line `line` as it was read.
+    fn orig(&self, line: usize) -> &str {
+        if self.origs.is_empty() {
+            return &self.s;
+        }
+        self.origs
+            .iter()
+            .find(|(l, _)| *l == line)
+            .map_or("", |(_, s)| s.as_str())
+    }
+
     fn truncate(&mut self, len: usize) {
+        self.save_orig();
         self.s.truncate(len);
         let keep = self
             .segs
@@ -371,6 +405,12 @@ impl Text {
 
     /// Append `other.s[from..]`.
     fn append(&mut self, other: &Text, from: usize) {
+        self.save_orig();
+        if other.origs.is_empty() {
+            self.origs.push((other.first_line(), other.s.clone()));
+        } else {
+            self.origs.extend(other.origs.iter().cloned());
+        }
         let base = self.s.len();
         self.s.push_str(&other.s[from..]);
         for (i, g) in other.segs.iter().enumerate() {
@@ -412,7 +452,22 @@ fn embedded_strace_message(line: &str) -> Option<usize> {
     (digits > 0 && !word.is_empty() && word.bytes().all(|c| c.is_ascii_alphabetic())).then_some(k)
 }
 
+fn is_exec(name: &str) -> bool {
+    name == "execve" || name == "execveat"
+}
+
+/// `= 0` at the end of a line (after a `-T` duration, if any).
+fn succeeded(line: &str) -> bool {
+    let t = line.trim_end();
+    let t = match t.rfind(" <") {
+        Some(i) if t.ends_with('>') && !t.ends_with("...>") => &t[..i],
+        _ => t,
+    };
+    t.trim_end().ends_with(" = 0")
+}
+
 /// A call waiting for its `<... resumed>` half.
+#[derive(Debug)]
 enum Pending {
     Supported {
         name: &'static str,
@@ -444,12 +499,101 @@ impl Pending {
     }
 }
 
-struct Driver<'a> {
-    file: &'a str,
+/// One thing a log says, in the order a [`LogReader`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEvent {
+    /// A runnable call (for a split call, when its second half is read).
+    Stmt(Stmt),
+    /// A call that cannot be run.
+    Skipped(Skipped),
+    /// A successful `execve` or `execveat` (`= 0`; for a split call, when its second half
+    /// is read): the process's address space starts anew.
+    Exec {
+        /// The line of the call (its first half).
+        line: usize,
+        /// The process id strace printed, if any.
+        pid: Option<u32>,
+    },
+    /// strace's `+++ exited with N +++` or `+++ killed by SIG... +++`: the process is gone.
+    Exit {
+        /// The line.
+        line: usize,
+        /// The process id strace printed, if any.
+        pid: Option<u32>,
+    },
+}
+
+/// An strace log read one line at a time, as [`parse_strace_log`] reads it whole:
+/// memory holds one line and the calls still waiting for their `<... resumed>` half
+/// (one per process), not the log.
+///
+/// ```
+/// use vmspace_script::{LogEvent, LogReader};
+///
+/// let mut r = LogReader::new("t.log");
+/// r.push_line("7 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000").unwrap();
+/// r.push_line("7 +++ exited with 0 +++").unwrap();
+/// r.finish().unwrap();
+/// assert!(matches!(r.next_event(), Some(LogEvent::Stmt(s)) if s.pid == Some(7)));
+/// assert_eq!(r.next_event(), Some(LogEvent::Exit { line: 2, pid: Some(7) }));
+/// assert_eq!(r.next_event(), None);
+/// ```
+#[derive(Debug)]
+pub struct LogReader {
+    d: Driver,
+    /// The physical lines read so far.
+    line: usize,
+    /// A line strace interrupted with its own message, waiting for its continuation.
+    held: Option<Text>,
+    /// The `-C` summary table started: the rest is not read.
+    ended: bool,
+}
+
+impl LogReader {
+    /// A reader of the log named `file_name` (the name is used in errors).
+    pub fn new(file_name: &str) -> Self {
+        LogReader {
+            d: Driver::new(file_name, Mode::Strace, None),
+            line: 0,
+            held: None,
+            ended: false,
+        }
+    }
+
+    /// Read the next physical line (without its line ending).
+    ///
+    /// # Errors
+    /// A line that does not parse.
+    pub fn push_line(&mut self, line: &str) -> Result<(), ParseError> {
+        self.line += 1;
+        let line = if self.line == 1 {
+            line.strip_prefix('\u{feff}').unwrap_or(line)
+        } else {
+            line
+        };
+        self.d
+            .push(self.line, line, &mut self.held, &mut self.ended)
+    }
+
+    /// The end of the log: calls never resumed are skipped.
+    ///
+    /// # Errors
+    /// None for logs (kept for the shape of the API).
+    pub fn finish(&mut self) -> Result<(), ParseError> {
+        self.d.finish(&mut self.held)
+    }
+
+    /// The next event read, if any.
+    pub fn next_event(&mut self) -> Option<LogEvent> {
+        self.d.events.pop_front()
+    }
+}
+
+#[derive(Debug)]
+struct Driver {
+    file: String,
     mode: Mode,
-    lines: Vec<&'a str>,
-    stmts: Vec<Stmt>,
-    skipped: Vec<Skipped>,
+    events: VecDeque<LogEvent>,
     pending: BTreeMap<Option<u32>, Pending>,
     /// Scripts: the `$name`s bound so far (a `$name` used before its binding is an
     /// error). Logs: `None`, not checked.
@@ -463,64 +607,104 @@ fn parse(
     defined: Option<BTreeSet<String>>,
 ) -> Result<(Script, Vec<Skipped>), ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
-    let mut d = Driver {
-        file,
-        mode,
-        lines,
-        stmts: Vec::new(),
-        skipped: Vec::new(),
-        pending: BTreeMap::new(),
-        defined,
-    };
-    let mut i = 0;
-    while i < d.lines.len() {
-        // strace -c/-C: the summary table ends the log.
-        if d.lines[i].trim_start().starts_with("% time ") {
-            break;
-        }
-        let mut t = Text::physical(i + 1, d.lines[i]);
-        i += 1;
-        while let Some(k) = embedded_strace_message(&t.s) {
-            t.truncate(k);
-            if i < d.lines.len() {
-                t.append(&Text::physical(i + 1, d.lines[i]), 0);
-                i += 1;
+    let mut d = Driver::new(file, mode, defined);
+    let mut held = None;
+    let mut ended = false;
+    let mut stmts = Vec::new();
+    let mut skipped = Vec::new();
+    let mut drain = |d: &mut Driver| {
+        for e in d.events.drain(..) {
+            match e {
+                LogEvent::Stmt(s) => stmts.push(s),
+                LogEvent::Skipped(s) => skipped.push(s),
+                LogEvent::Exec { .. } | LogEvent::Exit { .. } => {}
             }
         }
-        d.line(&t)?;
+    };
+    for (i, l) in text.split('\n').enumerate() {
+        let l = l.strip_suffix('\r').unwrap_or(l);
+        d.push(i + 1, l, &mut held, &mut ended)?;
+        drain(&mut d);
     }
-    for (_, p) in std::mem::take(&mut d.pending) {
-        d.never_resumed(p)?;
-    }
-    d.skipped.sort_by_key(|s| s.line);
+    d.finish(&mut held)?;
+    drain(&mut d);
+    skipped.sort_by_key(|s| s.line);
     Ok((
         Script {
             file_name: file.to_string(),
-            stmts: d.stmts,
+            stmts,
         },
-        d.skipped,
+        skipped,
     ))
 }
 
-impl Driver<'_> {
+impl Driver {
+    fn new(file: &str, mode: Mode, defined: Option<BTreeSet<String>>) -> Self {
+        Driver {
+            file: file.to_string(),
+            mode,
+            events: VecDeque::new(),
+            pending: BTreeMap::new(),
+            defined,
+        }
+    }
+
+    /// Physical line `no`.
+    fn push(
+        &mut self,
+        no: usize,
+        line: &str,
+        held: &mut Option<Text>,
+        ended: &mut bool,
+    ) -> Result<(), ParseError> {
+        if *ended {
+            return Ok(());
+        }
+        let mut t = match held.take() {
+            Some(mut h) => {
+                h.append(&Text::physical(no, line), 0);
+                h
+            }
+            None => {
+                // strace -c/-C: the summary table ends the log.
+                if line.trim_start().starts_with("% time ") {
+                    *ended = true;
+                    return Ok(());
+                }
+                Text::physical(no, line)
+            }
+        };
+        if let Some(k) = embedded_strace_message(&t.s) {
+            t.truncate(k);
+            *held = Some(t);
+            return Ok(());
+        }
+        self.line(&t)
+    }
+
+    fn finish(&mut self, held: &mut Option<Text>) -> Result<(), ParseError> {
+        if let Some(t) = held.take() {
+            self.line(&t)?;
+        }
+        for (_, p) in std::mem::take(&mut self.pending) {
+            self.never_resumed(p)?;
+        }
+        Ok(())
+    }
+
     fn error(&self, t: &Text, f: &Fail) -> ParseError {
         let (line, start) = t.locate(f.start);
         let (end_line, end) = t.locate(f.end.max(f.start + 1) - 1);
         let end = if end_line == line { end + 1 } else { start + 1 };
-        let orig = self.lines.get(line - 1).copied().unwrap_or("");
-        ParseError::at(self.file, line, orig, start, end, f.msg.clone())
+        ParseError::at(&self.file, line, t.orig(line), start, end, f.msg.clone())
     }
 
     fn skip(&mut self, line: usize, name: &str, reason: impl Into<String>) {
-        self.skipped.push(Skipped {
+        self.events.push_back(LogEvent::Skipped(Skipped {
             line,
             call_name: name.to_string(),
             reason: reason.into(),
-        });
+        }));
     }
 
     fn never_resumed(&mut self, p: Pending) -> Result<(), ParseError> {
@@ -533,11 +717,10 @@ impl Driver<'_> {
                 ..
             } => {
                 if self.mode == Mode::Script {
-                    let orig = self.lines.get(line - 1).copied().unwrap_or("");
                     return Err(ParseError::at(
-                        self.file,
+                        &self.file,
                         line,
-                        orig,
+                        first.orig(line),
                         col,
                         col + "<unfinished ...>".len(),
                         format!("`{name}` is <unfinished ...> and never resumed"),
@@ -552,6 +735,13 @@ impl Driver<'_> {
     fn line(&mut self, t: &Text) -> Result<(), ParseError> {
         let prefix = parse_prefix(&t.s);
         let body = &t.s[prefix.body..];
+        if body.starts_with("+++ exited with ") || body.starts_with("+++ killed by ") {
+            self.events.push_back(LogEvent::Exit {
+                line: t.first_line(),
+                pid: prefix.pid,
+            });
+            return Ok(());
+        }
         let noise = ["+++", "---", "strace: ", "|", "> "];
         if body.is_empty() || body.starts_with('#') || noise.iter().any(|n| body.starts_with(n)) {
             return Ok(());
@@ -592,14 +782,14 @@ impl Driver<'_> {
                 if let (Some(d), Some(name)) = (&mut self.defined, &bind) {
                     d.insert(name.clone());
                 }
-                self.stmts.push(Stmt {
+                self.events.push_back(LogEvent::Stmt(Stmt {
                     line: no,
                     source: t.s.clone(),
                     bind,
                     call,
                     expect,
                     pid,
-                });
+                }));
             }
             Parsed::Unfinished { name, marker } => {
                 let marker_at = t.locate(marker);
@@ -640,6 +830,8 @@ impl Driver<'_> {
                 self.skip(no, &name, "not a supported call");
                 if unfinished_line {
                     self.start_pending(pid, Pending::Unsupported { line: no, name })?;
+                } else if is_exec(&name) && succeeded(&t.s) {
+                    self.events.push_back(LogEvent::Exec { line: no, pid });
                 }
             }
         }
@@ -703,7 +895,15 @@ impl Driver<'_> {
             }
         };
         match pending {
-            Pending::Unsupported { .. } => Ok(()),
+            Pending::Unsupported { line, name } => {
+                if is_exec(&name) && succeeded(&t.s) {
+                    self.events.push_back(LogEvent::Exec {
+                        line,
+                        pid: prefix.pid,
+                    });
+                }
+                Ok(())
+            }
             Pending::Supported {
                 mut first, body, ..
             } => {
