@@ -303,3 +303,17 @@ fn invalid_utf8_has_a_line_and_a_column() {
         "caf\u{e9}\n"
     );
 }
+
+#[test]
+fn control_characters_are_not_echoed() {
+    let e = err("munmap(0, 1) \u{1b}[31m x\0\n");
+    let shown = e.to_string();
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\0'),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("munmap(0, 1) \u{fffd}[31m x\u{fffd}"),
+        "{shown}"
+    );
+}
