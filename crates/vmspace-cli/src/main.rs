@@ -376,7 +376,7 @@ fn json_line(r: &StepReport) -> String {
 }
 
 fn cmd_run(
-    file: &PathBuf,
+    file: &std::path::Path,
     trace: bool,
     json: bool,
     memory_budget: u64,
@@ -504,7 +504,12 @@ fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
     cfg
 }
 
-fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool, max_input: u64) -> Result<ExitCode> {
+fn cmd_diff(
+    file: &std::path::Path,
+    timeout: Duration,
+    json: bool,
+    max_input: u64,
+) -> Result<ExitCode> {
     let script = load_script(file, max_input)?;
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
     // One CPU for both sides: a request then needs no cross-CPU wake-up.
