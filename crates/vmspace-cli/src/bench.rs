@@ -64,9 +64,22 @@ pub struct BenchArgs {
     /// does not count other processes that ran on the CPU: for a busy machine).
     #[arg(long, value_enum, default_value_t = Clock::Wall)]
     pub clock: Clock,
-    /// The CPU to pin to.
-    #[arg(long, default_value_t = 0)]
+    /// The CPU to pin to (0..=1023).
+    #[arg(long, default_value_t = 0, value_parser = parse_cpu)]
     pub cpu: usize,
+}
+
+/// A CPU number a CPU set can hold: below 1024 (glibc's `CPU_SETSIZE`).
+fn parse_cpu(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a CPU number"))?;
+    if n >= 1024 {
+        return Err(format!(
+            "CPU {n} is out of range: a CPU set holds CPUs 0..=1023"
+        ));
+    }
+    Ok(n)
 }
 
 /// What a row is compared against.

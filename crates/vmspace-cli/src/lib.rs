@@ -6,6 +6,7 @@ pub mod compare;
 pub mod differ;
 pub mod fuzz;
 pub mod generate;
+pub mod input;
 pub mod lockstep;
 pub mod outfile;
 pub mod render_cmd;
@@ -22,6 +23,9 @@ pub mod tour;
 pub fn default_seed() -> vmspace::Seed {
     seedfile::parse(include_str!("default-layout.txt")).expect("the built-in layout parses")
 }
+
+/// The names [`layout_env`] can bind (a script may use them without binding them).
+pub const LAYOUT_NAMES: &[&str] = &["vdso"];
 
 /// The names a script finds bound before its first line, taken from the starting
 /// layout: `$vdso`, the start of the `[vdso]` mapping. The kernel places `[vdso]` (and

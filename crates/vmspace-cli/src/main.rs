@@ -10,10 +10,14 @@ use clap::{Parser, Subcommand};
 use vmspace::{Backend, Config, Mm, Seed};
 use vmspace_cli::fuzz::{FuzzOptions, Spawner};
 use vmspace_cli::generate::Weights;
+use vmspace_cli::input::{load_script, parse_size};
 use vmspace_cli::lockstep::Lockstep;
 use vmspace_cli::term::{Progress, color_stdout, paint};
 use vmspace_linux::{AgentCommand, LiveBackend};
 use vmspace_script::{Action, Runner, StepReport};
+
+/// The longest `--timeout` and `--shrink-secs`: a year, in seconds.
+const MAX_SECS: u64 = 365 * 24 * 3600;
 
 const EXIT_HELP: &str = "Exit status: 0 when everything agreed and every assertion held; 1 when an assertion \
 failed or the engine and the kernel disagreed (both answered, and the agent was alive throughout); \
@@ -52,6 +56,9 @@ enum Cmd {
         /// Faults and populates beyond it fail as Linux's do when memory runs out.
         #[arg(long, default_value = "4G", value_parser = parse_size)]
         memory_budget: u64,
+        /// The largest script read, in bytes (suffixes K, M, G, T); a larger one is refused.
+        #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+        max_input: u64,
     },
     /// Run a script on the engine and on the live kernel in lockstep; stop at the first difference.
     #[command(
@@ -60,8 +67,9 @@ enum Cmd {
     Diff {
         /// The script.
         file: PathBuf,
-        /// Seconds to wait for the live agent on any one request.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds to wait for the live agent on any one request (at most 31536000, a
+        /// year).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
         timeout: u64,
         /// One JSON object per statement instead of text.
         #[arg(long)]
@@ -72,6 +80,9 @@ enum Cmd {
         /// the machine has. The script may raise it with setrlimit.
         #[arg(long, value_name = "SIZE")]
         as_cap: Option<String>,
+        /// The largest script read, in bytes (suffixes K, M, G, T); a larger one is refused.
+        #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+        max_input: u64,
     },
     /// Generate random operations, run them on the engine and the kernel, shrink any disagreement.
     #[command(
@@ -97,8 +108,8 @@ enum Cmd {
         /// Directory for reproducers.
         #[arg(long, default_value = ".")]
         out: PathBuf,
-        /// Seconds allowed for shrinking a disagreement.
-        #[arg(long, default_value_t = 120)]
+        /// Seconds allowed for shrinking a disagreement (at most 31536000, a year).
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(0..=MAX_SECS))]
         shrink_secs: u64,
         /// Print the final summary as a JSON object.
         #[arg(long)]
@@ -130,7 +141,7 @@ enum Cmd {
     },
     /// Replay an strace log on the engine and compare the results the kernel recorded.
     #[command(
-        after_help = "Example:\n  strace -f -e trace=mmap,munmap,mremap,mprotect,madvise,brk,execve -o py.log python3 -c 'import json'\n  vmspace replay py.log\n\nThe process's starting layout is unknown, so addresses the kernel chose (mmap without MAP_FIXED, mremap that moved, the first brk) are adopted: the engine takes the recorded address and says so; later brk calls run on a break started there and are checked. Calls on memory the log never showed being mapped are counted as unknown; everything else is checked. Files the process maps stand in as engine memfds. Disagreements are reported, not fatal: the exit status is 0 unless the log cannot be read or parsed (2), or --strict is given and a call disagreed (1)."
+        after_help = "Example:\n  strace -f -e trace=mmap,munmap,mremap,mprotect,madvise,brk,execve -o py.log python3 -c 'import json'\n  vmspace replay py.log\n\nThe process's starting layout is unknown, so addresses the kernel chose (mmap without MAP_FIXED, mremap that moved, the first brk) are adopted: the engine takes the recorded address and says so; later brk calls run on a break started there and are checked. Calls on memory the log never showed being mapped are counted as unknown; everything else is checked. Files the process maps stand in as engine memfds. The log is streamed (one line at a time, each at most 16 MiB; at most --max-input bytes in all): each call is reported as it is read, and with --all the per-process summaries come at the end. Disagreements are reported, not fatal: the exit status is 0 unless the log cannot be read or parsed (2), or --strict is given and a call disagreed (1)."
     )]
     Replay {
         /// The strace log (`strace -f -o FILE ...`; timestamps and -T durations are fine).
@@ -151,6 +162,11 @@ enum Cmd {
         /// Exit with status 1 when a call disagreed.
         #[arg(long)]
         strict: bool,
+        /// The largest log read, in bytes (suffixes K, M, G, T); a larger one is refused.
+        /// The log is streamed, so memory does not grow with it; a line may be at most
+        /// 16 MiB.
+        #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+        max_input: u64,
     },
     /// Time the engine against the live kernel, side by side, and at scale.
     #[command(
@@ -168,19 +184,70 @@ fn main() -> ExitCode {
         vmspace_linux::agent_main();
     }
     vmspace_linux::die_on_sigpipe();
-    let cli = Cli::parse();
+    // `print!` panics when standard output cannot be written (`> /dev/full`): that is
+    // reported as an error with exit status 2, without the panic's message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_failure(info.payload()).is_none() {
+            default_hook(info);
+        }
+    }));
+    let code = match std::panic::catch_unwind(run_cli) {
+        Ok(code) => code,
+        Err(payload) => match stdout_failure(&*payload) {
+            Some(why) => {
+                eprintln!("vmspace: error: cannot write to standard output: {why}");
+                return ExitCode::from(2);
+            }
+            None => std::panic::resume_unwind(payload),
+        },
+    };
+    // What is still buffered (a last line without `\n`) is written now; a failure is
+    // an error too.
+    if let Err(e) = std::io::Write::flush(&mut std::io::stdout()) {
+        eprintln!("vmspace: error: cannot write to standard output: {e}");
+        return ExitCode::from(2);
+    }
+    code
+}
+
+/// The reason in the panic `print!` raises when standard output cannot be written.
+fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&'static str>().copied())?;
+    msg.strip_prefix("failed printing to stdout: ")
+}
+
+fn run_cli() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to standard output, errors to standard error.
+            return match e.print() {
+                Ok(()) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+                Err(w) => {
+                    eprintln!("vmspace: error: cannot write to standard output: {w}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
     let r = match cli.cmd {
         Cmd::Run {
             file,
             trace,
             json,
             memory_budget,
-        } => cmd_run(&file, trace, json, memory_budget),
+            max_input,
+        } => cmd_run(&file, trace, json, memory_budget, max_input),
         Cmd::Diff {
             file,
             timeout,
             json,
             as_cap,
+            max_input,
         } => match as_cap.as_deref().map(|s| match s {
             "none" => Ok(None),
             s => parse_size(s).map(Some),
@@ -189,8 +256,14 @@ fn main() -> ExitCode {
                 eprintln!("vmspace: error: --as-cap: {e}");
                 return ExitCode::from(2);
             }
-            Some(Ok(cap)) => cmd_diff(&file, Duration::from_secs(timeout), json, Some(cap)),
-            None => cmd_diff(&file, Duration::from_secs(timeout), json, None),
+            Some(Ok(cap)) => cmd_diff(
+                &file,
+                Duration::from_secs(timeout),
+                json,
+                Some(cap),
+                max_input,
+            ),
+            None => cmd_diff(&file, Duration::from_secs(timeout), json, None, max_input),
         },
         Cmd::Render(args) => vmspace_cli::render_cmd::run(&args),
         Cmd::Tour {
@@ -206,6 +279,7 @@ fn main() -> ExitCode {
             verbose,
             json,
             strict,
+            max_input,
         } => vmspace_cli::replay::cmd(
             &log,
             &vmspace_cli::replay::ReplayOptions { pids: pid },
@@ -213,6 +287,7 @@ fn main() -> ExitCode {
             verbose,
             json,
             strict,
+            max_input,
         ),
         Cmd::Bench(args) => agent().and_then(|cmd| {
             vmspace_cli::bench::run(&args, &mut LiveSpawner::new(cmd))?;
@@ -277,40 +352,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_script(file: &PathBuf) -> Result<vmspace_script::Script> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    vmspace_script::parse_script(&file.display().to_string(), &text)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// A byte count with an optional binary suffix: `4096`, `0x1000`, `256K`, `512M`, `4G`, `1T`.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() && !t.starts_with("0x") => {
-            let shift = match c.to_ascii_uppercase() {
-                'K' => 10,
-                'M' => 20,
-                'G' => 30,
-                'T' => 40,
-                _ => return Err(format!("unknown size suffix {c:?} (use K, M, G or T)")),
-            };
-            (&t[..i], shift)
-        }
-        _ => (t, 0),
-    };
-    let n = match num.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => num.parse::<u64>(),
-    }
-    .map_err(|_| {
-        format!("{s:?} is not a size (a number of bytes, optionally with K, M, G or T)")
-    })?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
-
 /// The engine's default process: the vmspace agent's layout on the reference machine,
 /// with `memory_budget` bytes of memory.
 fn default_engine(memory_budget: u64) -> Mm {
@@ -337,7 +378,7 @@ fn action_text(a: &Action) -> String {
 fn report_line(r: &StepReport, color: bool) -> String {
     let stmt = action_text(&r.action);
     let out = match &r.action {
-        Action::Op(_) => r.outcome.to_string(),
+        Action::Op(_) => vmspace_script::outcome_text(&r.outcome),
         _ => String::new(),
     };
     let mut s = if out.is_empty() {
@@ -355,7 +396,7 @@ fn json_line(r: &StepReport) -> String {
     let mut v = serde_json::json!({
         "line": r.line,
         "call": action_text(&r.action),
-        "outcome": r.outcome.to_string(),
+        "outcome": vmspace_script::outcome_text(&r.outcome),
         "ok": r.check.is_ok(),
     });
     if let Err(m) = &r.check {
@@ -364,8 +405,14 @@ fn json_line(r: &StepReport) -> String {
     v.to_string()
 }
 
-fn cmd_run(file: &PathBuf, trace: bool, json: bool, memory_budget: u64) -> Result<ExitCode> {
-    let script = load_script(file)?;
+fn cmd_run(
+    file: &std::path::Path,
+    trace: bool,
+    json: bool,
+    memory_budget: u64,
+    max_input: u64,
+) -> Result<ExitCode> {
+    let script = load_script(file, max_input)?;
     let mut engine = default_engine(memory_budget);
     let color = color_stdout() && !json;
     let mut runner = Runner::with_env(
@@ -374,6 +421,25 @@ fn cmd_run(file: &PathBuf, trace: bool, json: bool, memory_budget: u64) -> Resul
     );
     let mut failed = 0;
     loop {
+        // A load's bytes are memory too: one larger than the budget is refused before
+        // it is made (its printing is bounded by `outcome_text`).
+        if let Some(stmt) = runner.next_stmt()
+            && let Ok(Action::Op(vmspace::Op::Load { len, .. })) = stmt.resolve(runner.env())
+            && len > memory_budget
+        {
+            let line = stmt.source.trim();
+            let shown = match line.char_indices().nth(160) {
+                Some((i, _)) => format!("{}...", &line[..i]),
+                None => line.to_string(),
+            };
+            eprintln!(
+                "{}:{}: error: a load of {len} bytes is more than --memory-budget \
+                 ({memory_budget} bytes) allows\n  {shown}",
+                file.display(),
+                stmt.line,
+            );
+            return Ok(ExitCode::from(2));
+        }
         let before = trace.then(|| engine.maps_text());
         match runner.step(&mut engine) {
             Ok(None) => break,
@@ -486,12 +552,13 @@ fn machine_memory() -> u64 {
 
 /// `cap`: `None` for the default (see `--as-cap`), `Some(None)` for no cap.
 fn cmd_diff(
-    file: &PathBuf,
+    file: &std::path::Path,
     timeout: Duration,
     json: bool,
     cap: Option<Option<u64>>,
+    max_input: u64,
 ) -> Result<ExitCode> {
-    let script = load_script(file)?;
+    let script = load_script(file, max_input)?;
     let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
     // One CPU for both sides: a request then needs no cross-CPU wake-up.
     let _ = live.pin_to_current_cpu();

@@ -1,7 +1,7 @@
 //! `vmspace render`: run a script on the engine and draw the address space after every
 //! step as an HTML page (or a bare SVG).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -38,6 +38,9 @@ pub struct RenderArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The largest script read, in bytes (suffixes K, M, G, T); a larger one is refused.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = crate::input::parse_size)]
+    pub max_input: u64,
 }
 
 /// The label of a step: the call as `vmspace run` prints it.
@@ -123,7 +126,7 @@ pub fn collect_steps(script: vmspace_script::Script) -> Result<Collected> {
                 let mut step =
                     Step::new(action_text(&r.action), maps(&mut engine)?).with_moves(moves_of(&r));
                 if matches!(r.action, Action::Op(_)) {
-                    step = step.with_result(r.outcome.to_string());
+                    step = step.with_result(vmspace_script::outcome_text(&r.outcome));
                 }
                 if let Err(m) = &r.check {
                     failed += 1;
@@ -151,13 +154,6 @@ pub fn collect_steps(script: vmspace_script::Script) -> Result<Collected> {
     })
 }
 
-fn load_script(file: &Path) -> Result<vmspace_script::Script> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    vmspace_script::parse_script(&file.display().to_string(), &text)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-}
-
 /// Run `vmspace render`.
 ///
 /// # Errors
@@ -174,7 +170,7 @@ pub fn run(args: &RenderArgs) -> Result<ExitCode> {
             args.output.display()
         );
     }
-    let script = load_script(&args.file)?;
+    let script = crate::input::load_script(&args.file, args.max_input)?;
     let Collected {
         steps,
         failed,

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use vmspace::{Errno, MapFlags, Mm, MremapFlags, Op, Outcome};
-use vmspace_script::{Action, Env, Expect, StraceLog};
+use vmspace_script::{Action, Env, Expect};
 
 const PAGE: u64 = 4096;
 
@@ -1079,102 +1079,45 @@ fn line_pid(line: &str) -> Option<u32> {
     t[..end].parse().ok()
 }
 
-/// `= 0` at the end of a raw line (ignoring a `-T` duration).
-fn succeeded(line: &str) -> bool {
-    let t = line.trim_end();
-    let t = match t.rfind(" <") {
-        Some(i) if t.ends_with('>') && !t.ends_with("...>") => &t[..i],
-        _ => t,
-    };
-    t.trim_end().ends_with(" = 0")
+/// Which processes a replay follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Select {
+    /// The process `strace -f` started: the pid of the log's first line, if it has
+    /// runnable calls (else the first process with runnable calls, found by replaying
+    /// the log again: see [`Replay::finish`]). `Some(pid)` forces the choice.
+    First(Option<u32>),
+    /// These pids together (threads of one process).
+    Pids(Vec<u32>),
+    /// Every process on its own engine.
+    All,
 }
 
-/// Successful execve/execveat calls in the log: (line, pid).
-fn execs(log: &StraceLog, text: &str) -> Vec<(usize, Option<u32>)> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    for s in &log.skipped {
-        if s.call_name != "execve" && s.call_name != "execveat" {
-            continue;
-        }
-        let Some(raw) = lines.get(s.line.wrapping_sub(1)) else {
-            continue;
-        };
-        let pid = line_pid(raw);
-        let ok = if raw.contains("<unfinished ...>") {
-            let resumed = format!("<... {} resumed>", s.call_name);
-            lines[s.line..]
-                .iter()
-                .find(|l| line_pid(l) == pid && l.contains(&resumed))
-                .is_some_and(|l| succeeded(l))
-        } else {
-            succeeded(raw)
-        };
-        if ok {
-            out.push((s.line, pid));
-        }
-    }
-    out
+/// The replay of one process (or of the threads chosen together).
+struct Run {
+    r: Replayer,
+    summary: Summary,
+    started: bool,
+    /// The line of its first call (runs are reported in this order).
+    first_line: usize,
 }
 
-/// Replay the calls of one process of a parsed log. `text` is the log itself (to find
-/// `execve`s); `progress` is called with (calls done, calls in all).
-pub fn replay(
-    name: &str,
-    log: &StraceLog,
-    text: &str,
-    opts: &ReplayOptions,
-    mut progress: impl FnMut(u64, u64),
-) -> (Vec<CallReport>, Summary) {
-    let stmts = &log.script.stmts;
-    let chosen: Vec<u32> = if opts.pids.is_empty() {
-        first_pid(log, text).into_iter().collect()
-    } else {
-        opts.pids.clone()
-    };
-    let first_pid = stmts.first().map(|s| s.pid);
-    let mine = |pid: Option<u32>| match pid {
-        Some(p) => chosen.contains(&p),
-        None => opts.pids.is_empty() && first_pid == Some(None),
-    };
-    let mut summary = Summary {
-        log: name.to_string(),
-        pids: chosen.clone(),
-        skipped: log.skipped.len(),
-        ..Summary::default()
-    };
-    for s in &log.skipped {
-        *summary
-            .skipped_by_call
-            .entry(s.call_name.clone())
-            .or_default() += 1;
+impl Run {
+    fn new(name: &str, pids: Vec<u32>, line: usize) -> Self {
+        Run {
+            r: Replayer::new(),
+            summary: Summary {
+                log: name.to_string(),
+                pids,
+                ..Summary::default()
+            },
+            started: false,
+            first_line: line,
+        }
     }
-    let execs: Vec<usize> = execs(log, text)
-        .into_iter()
-        .filter(|(_, p)| mine(*p))
-        .map(|(l, _)| l)
-        .collect();
-    let total = stmts.iter().filter(|s| mine(s.pid)).count() as u64;
-    let mut next_exec = 0;
-    let mut started = false;
-    let mut r = Replayer::new();
-    let mut reports = Vec::new();
-    let env = Env::new();
-    for stmt in stmts {
-        if !mine(stmt.pid) {
-            if let Some(p) = stmt.pid {
-                *summary.other_pids.entry(p).or_default() += 1;
-            }
-            continue;
-        }
-        while next_exec < execs.len() && execs[next_exec] < stmt.line {
-            if started {
-                r.reset();
-                summary.execs += 1;
-            }
-            next_exec += 1;
-        }
-        started = true;
+
+    fn call(&mut self, stmt: &vmspace_script::Stmt) -> CallReport {
+        self.started = true;
+        self.first_line = self.first_line.min(stmt.line);
         let name = stmt.call.name();
         let (call, recorded) = split_source(&stmt.source, name);
         let rec = match &stmt.expect {
@@ -1182,19 +1125,20 @@ pub fn replay(
             Some(Expect::Errno(e)) => Rec::Err(*e),
             _ => Rec::Unknown,
         };
-        let (verdict, engine, note) = match stmt.resolve(&env) {
-            Ok(Action::Op(op)) => r.call(&op, rec),
+        let (verdict, engine, note) = match stmt.resolve(&Env::new()) {
+            Ok(Action::Op(op)) => self.r.call(&op, rec),
             Ok(_) => (Verdict::Unknown, None, "not a call".to_string()),
             Err(e) => (Verdict::Unknown, None, e.to_string()),
         };
+        let s = &mut self.summary;
         match verdict {
-            Verdict::Agreed => summary.agreed += 1,
-            Verdict::Adopted => summary.adopted += 1,
-            Verdict::Disagreed => summary.disagreed += 1,
-            Verdict::Unknown => summary.unknown += 1,
+            Verdict::Agreed => s.agreed += 1,
+            Verdict::Adopted => s.adopted += 1,
+            Verdict::Disagreed => s.disagreed += 1,
+            Verdict::Unknown => s.unknown += 1,
         }
-        summary.calls += 1;
-        reports.push(CallReport {
+        s.calls += 1;
+        CallReport {
             line: stmt.line,
             pid: stmt.pid,
             call,
@@ -1202,37 +1146,224 @@ pub fn replay(
             engine,
             verdict,
             note,
-        });
-        progress(summary.calls as u64, total);
-    }
-    summary.stand_ins = r.stand_ins_made;
-    (reports, summary)
-}
-
-/// The process ids of a log's runnable calls, in order of first appearance (a call
-/// strace split in two counts from its first half).
-pub fn pids(log: &StraceLog) -> Vec<u32> {
-    let mut first: BTreeMap<u32, usize> = BTreeMap::new();
-    for s in &log.script.stmts {
-        if let Some(p) = s.pid {
-            let l = first.entry(p).or_insert(s.line);
-            *l = (*l).min(s.line);
         }
     }
-    let mut out: Vec<(usize, u32)> = first.into_iter().map(|(p, l)| (l, p)).collect();
-    out.sort_unstable();
-    out.into_iter().map(|(_, p)| p).collect()
+
+    fn done(mut self) -> (usize, Summary) {
+        self.summary.stand_ins = self.r.stand_ins_made;
+        (self.first_line, self.summary)
+    }
 }
 
-/// The process `strace -f` started: the pid of the log's first line, if it has runnable
-/// calls; else the first process with runnable calls.
-fn first_pid(log: &StraceLog, text: &str) -> Option<u32> {
-    let all = pids(log);
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .and_then(line_pid)
-        .filter(|p| all.contains(p))
-        .or_else(|| all.first().copied())
+/// A replay fed one log event at a time ([`vmspace_script::LogReader`]): it keeps one
+/// engine per process it follows (with `--all`, a process's engine is dropped when the
+/// log shows it exit) and counters, never the log or its calls.
+pub struct Replay {
+    name: String,
+    select: Select,
+    /// The pid of the log's first non-blank line (`Select::First`).
+    first_line_pid: Option<Option<u32>>,
+    /// The pid of the log's first runnable call.
+    first_stmt_pid: Option<Option<u32>>,
+    /// Runs in progress, by pid (`None`: calls without a pid; `Select::Pids` keeps its
+    /// one run under `None`).
+    runs: BTreeMap<Option<u32>, Run>,
+    /// Runs that ended (their process exited), with their first line.
+    done: Vec<(usize, Summary)>,
+    skipped: usize,
+    skipped_by_call: BTreeMap<String, usize>,
+    /// Runnable calls of processes not followed, by pid.
+    other_pids: BTreeMap<u32, usize>,
+    /// The earliest runnable call with a pid: (line, pid).
+    first_runnable: Option<(usize, u32)>,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("name", &self.name)
+            .field("select", &self.select)
+            .field("runs", &self.runs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replay {
+    /// A replay of the log `name` following `select`.
+    pub fn new(name: &str, select: Select) -> Self {
+        Replay {
+            name: name.to_string(),
+            select,
+            first_line_pid: None,
+            first_stmt_pid: None,
+            runs: BTreeMap::new(),
+            done: Vec::new(),
+            skipped: 0,
+            skipped_by_call: BTreeMap::new(),
+            other_pids: BTreeMap::new(),
+            first_runnable: None,
+        }
+    }
+
+    /// A raw line of the log, before it goes to the reader (the first non-blank one
+    /// names the process `strace -f` started).
+    pub fn raw_line(&mut self, line: &str) {
+        if self.first_line_pid.is_none() && !line.trim().is_empty() {
+            self.first_line_pid = Some(line_pid(line));
+        }
+    }
+
+    /// The run a call of `pid` belongs to, if it is followed.
+    fn key(&self, pid: Option<u32>) -> Option<Option<u32>> {
+        match (&self.select, pid) {
+            (Select::Pids(list), Some(p)) => list.contains(&p).then_some(None),
+            (Select::Pids(_), None) => None,
+            (Select::All, p) => Some(p),
+            (Select::First(forced), Some(p)) => {
+                let chosen = forced.or(self.first_line_pid.flatten());
+                (chosen == Some(p)).then_some(Some(p))
+            }
+            (Select::First(_), None) => (self.first_stmt_pid == Some(None)).then_some(None),
+        }
+    }
+
+    fn run_pids(&self, key: Option<u32>) -> Vec<u32> {
+        match &self.select {
+            Select::Pids(list) => list.clone(),
+            _ => key.into_iter().collect(),
+        }
+    }
+
+    /// Take in one event; `report` is called with each replayed call.
+    pub fn event(&mut self, ev: vmspace_script::LogEvent, report: &mut dyn FnMut(&CallReport)) {
+        use vmspace_script::LogEvent;
+        match ev {
+            LogEvent::Stmt(stmt) => {
+                self.first_stmt_pid.get_or_insert(stmt.pid);
+                if let Some(p) = stmt.pid
+                    && self.first_runnable.is_none_or(|(l, _)| stmt.line < l)
+                {
+                    self.first_runnable = Some((stmt.line, p));
+                }
+                let Some(key) = self.key(stmt.pid) else {
+                    if let Some(p) = stmt.pid {
+                        *self.other_pids.entry(p).or_default() += 1;
+                    }
+                    return;
+                };
+                let pids = self.run_pids(key);
+                let name = &self.name;
+                let run = self
+                    .runs
+                    .entry(key)
+                    .or_insert_with(|| Run::new(name, pids, stmt.line));
+                report(&run.call(&stmt));
+            }
+            LogEvent::Skipped(s) => {
+                self.skipped += 1;
+                *self.skipped_by_call.entry(s.call_name).or_default() += 1;
+            }
+            LogEvent::Exec { pid, .. } => {
+                if let Some(key) = self.key(pid)
+                    && let Some(run) = self.runs.get_mut(&key)
+                    && run.started
+                {
+                    run.r.reset();
+                    run.summary.execs += 1;
+                }
+            }
+            LogEvent::Exit { pid, .. } => {
+                // With --all, a process that exited needs its engine no more.
+                if self.select == Select::All
+                    && pid.is_some()
+                    && let Some(run) = self.runs.remove(&pid)
+                {
+                    self.done.push(run.done());
+                }
+            }
+        }
+    }
+
+    /// The summaries, one per run in the order of their first calls; or, when the
+    /// process of the log's first line made no runnable call, `Err(pid)` of the first
+    /// process that did: replay the log again with `Select::First(Some(pid))`.
+    ///
+    /// # Errors
+    /// `Err(pid)` as above.
+    pub fn finish(mut self) -> Result<Vec<Summary>, u32> {
+        if let Select::First(None) = self.select
+            && let Some(Some(p)) = self.first_line_pid
+            && !self.runs.contains_key(&Some(p))
+            && let Some((_, q)) = self.first_runnable
+        {
+            return Err(q);
+        }
+        if self.select == Select::All && self.runs.keys().any(Option::is_some) {
+            // Calls without a pid in a log with pids belong to no process.
+            self.runs.remove(&None);
+        }
+        let mut all: Vec<(usize, Summary)> = std::mem::take(&mut self.done);
+        all.extend(std::mem::take(&mut self.runs).into_values().map(Run::done));
+        if all.is_empty() {
+            // Nothing ran: the summary of the process that would have.
+            let pids = match &self.select {
+                Select::Pids(list) => list.clone(),
+                Select::First(forced) => forced
+                    .or(self.first_line_pid.flatten())
+                    .into_iter()
+                    .collect(),
+                Select::All => Vec::new(),
+            };
+            all.push(Run::new(&self.name, pids, 0).done());
+        }
+        all.sort_by_key(|(l, _)| *l);
+        Ok(all
+            .into_iter()
+            .map(|(_, mut s)| {
+                s.skipped = self.skipped;
+                s.skipped_by_call = self.skipped_by_call.clone();
+                if self.select != Select::All {
+                    s.other_pids = self.other_pids.clone();
+                }
+                s
+            })
+            .collect())
+    }
+}
+
+/// Replay a log held in memory (for tests and small logs): the reports and the
+/// summaries.
+///
+/// # Errors
+/// A line that does not parse.
+pub fn replay_text(
+    name: &str,
+    text: &str,
+    select: &Select,
+) -> Result<(Vec<CallReport>, Vec<Summary>), vmspace_script::ParseError> {
+    let mut select = select.clone();
+    loop {
+        let mut reports = Vec::new();
+        let mut reader = vmspace_script::LogReader::new(name);
+        let mut rp = Replay::new(name, select.clone());
+        let lines = text.strip_suffix('\n').unwrap_or(text).split('\n');
+        for line in lines {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            rp.raw_line(line);
+            reader.push_line(line)?;
+            while let Some(ev) = reader.next_event() {
+                rp.event(ev, &mut |r| reports.push(r.clone()));
+            }
+        }
+        reader.finish()?;
+        while let Some(ev) = reader.next_event() {
+            rp.event(ev, &mut |r| reports.push(r.clone()));
+        }
+        match rp.finish() {
+            Ok(s) => return Ok((reports, s)),
+            Err(pid) => select = Select::First(Some(pid)),
+        }
+    }
 }
 
 /// The sum of several processes' summaries.
@@ -1260,8 +1391,16 @@ pub fn total(log: &str, parts: &[Summary]) -> Summary {
 
 /// `vmspace replay LOG [--pid N,...] [--all] [--verbose] [--json] [--strict]`.
 ///
+/// The log is streamed: read one line at a time (at most `max_input` bytes in all, each
+/// line at most [`crate::input::MAX_LOG_LINE`]), each call replayed and reported as it
+/// is read; memory holds the engines of the processes followed and counters. With
+/// `--all`, the per-call lines of all processes come in the log's order, and the
+/// per-process summaries at the end. A line that does not parse stops the replay there
+/// (exit status 2), after the calls before it were reported.
+///
 /// # Errors
 /// A log that cannot be read or does not parse (exit status 2).
+#[allow(clippy::too_many_arguments)]
 pub fn cmd(
     path: &std::path::Path,
     opts: &ReplayOptions,
@@ -1269,50 +1408,64 @@ pub fn cmd(
     verbose: bool,
     json: bool,
     strict: bool,
+    max_input: u64,
 ) -> anyhow::Result<std::process::ExitCode> {
-    use anyhow::Context as _;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display().to_string();
-    let log = vmspace_script::parse_strace_log(&name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let runs: Vec<ReplayOptions> = if all && !pids(&log).is_empty() {
-        pids(&log)
-            .into_iter()
-            .map(|p| ReplayOptions { pids: vec![p] })
-            .collect()
+    let mut select = if all {
+        Select::All
+    } else if opts.pids.is_empty() {
+        Select::First(None)
     } else {
-        vec![opts.clone()]
+        Select::Pids(opts.pids.clone())
     };
+    let color = !json && crate::term::color_stdout();
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let start = std::time::Instant::now();
     let mut bar: Option<crate::term::Progress> = None;
-    let color = !json && crate::term::color_stdout();
-    let mut summaries = Vec::new();
-    for run in &runs {
-        let (reports, summary) = replay(&name, &log, &text, run, |done, total| {
-            if start.elapsed().as_secs() >= 1 {
-                bar.get_or_insert_with(|| crate::term::Progress::new(total))
-                    .update(done, "");
-            }
-        });
-        if let Some(b) = bar.take() {
-            b.finish();
+    let mut print = |r: &CallReport| {
+        if !(verbose || r.verdict == Verdict::Disagreed) {
+            return;
         }
-        for r in &reports {
-            if !(verbose || r.verdict == Verdict::Disagreed) {
-                continue;
+        if json {
+            println!("{}", r.to_json());
+        } else {
+            let code = match r.verdict {
+                Verdict::Agreed => "32",
+                Verdict::Adopted => "36",
+                Verdict::Disagreed => "31",
+                Verdict::Unknown => "33",
+            };
+            println!("{}", crate::term::paint(color, code, &r.line_text()));
+        }
+    };
+    let summaries = loop {
+        let mut lines = crate::input::Lines::open(path, max_input)?;
+        let mut reader = vmspace_script::LogReader::new(&name);
+        let mut rp = Replay::new(&name, select.clone());
+        while let Some(line) = lines.next()? {
+            rp.raw_line(line);
+            reader.push_line(line).map_err(|e| anyhow::anyhow!("{e}"))?;
+            while let Some(ev) = reader.next_event() {
+                rp.event(ev, &mut print);
             }
-            if json {
-                println!("{}", r.to_json());
-            } else {
-                let code = match r.verdict {
-                    Verdict::Agreed => "32",
-                    Verdict::Adopted => "36",
-                    Verdict::Disagreed => "31",
-                    Verdict::Unknown => "33",
-                };
-                println!("{}", crate::term::paint(color, code, &r.line_text()));
+            if size > 0 && start.elapsed().as_secs() >= 1 {
+                bar.get_or_insert_with(|| crate::term::Progress::new(size))
+                    .update(lines.bytes_read(), "");
             }
         }
+        reader.finish().map_err(|e| anyhow::anyhow!("{e}"))?;
+        while let Some(ev) = reader.next_event() {
+            rp.event(ev, &mut print);
+        }
+        match rp.finish() {
+            Ok(s) => break s,
+            Err(pid) => select = Select::First(Some(pid)),
+        }
+    };
+    if let Some(b) = bar.take() {
+        b.finish();
+    }
+    for summary in &summaries {
         if json {
             println!("{}", summary.to_json());
         } else {
@@ -1335,19 +1488,18 @@ pub fn cmd(
             }
             println!("{}", summary.line());
         }
-        summaries.push(summary);
     }
     let t = total(&name, &summaries);
-    if runs.len() > 1 {
+    if summaries.len() > 1 {
         if json {
             let mut v = t.to_json();
-            v["processes"] = runs.len().into();
+            v["processes"] = summaries.len().into();
             println!("{v}");
         } else {
             println!(
                 "{}: {} processes, {} calls: {} agreed, {} adopted, {} disagreed, {} unknown",
                 name,
-                runs.len(),
+                summaries.len(),
                 t.calls,
                 t.agreed,
                 t.adopted,
@@ -1367,8 +1519,8 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> (Vec<CallReport>, Summary) {
-        let log = vmspace_script::parse_strace_log("t.log", text).expect("parses");
-        replay("t.log", &log, text, &ReplayOptions::default(), |_, _| {})
+        let (reps, mut s) = replay_text("t.log", text, &Select::First(None)).expect("parses");
+        (reps, s.remove(0))
     }
 
     #[test]

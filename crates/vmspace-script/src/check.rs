@@ -26,6 +26,21 @@ impl fmt::Display for Mismatch {
 
 impl std::error::Error for Mismatch {}
 
+/// The most bytes of a load's result [`outcome_text`] shows.
+pub const MAX_SHOWN_BYTES: usize = 4096;
+
+/// An outcome as reports show it: like its `Display`, but a load's bytes past the first
+/// [`MAX_SHOWN_BYTES`] are left out and marked with strace's `...` after the string,
+/// so that printing a large load takes no more memory than this.
+pub fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Bytes(b) if b.len() > MAX_SHOWN_BYTES => {
+            format!("{}...", Outcome::Bytes(b[..MAX_SHOWN_BYTES].to_vec()))
+        }
+        other => other.to_string(),
+    }
+}
+
 fn show_value(v: u64) -> String {
     Outcome::Value(v).to_string()
 }
@@ -71,7 +86,7 @@ fn signal_name(s: Signal) -> &'static str {
 /// A [`Mismatch`] naming what was expected and what happened. An expression naming an
 /// unbound `$name` is a mismatch too.
 pub fn check(expect: &Expect, outcome: &Outcome, env: &Env) -> Result<(), Mismatch> {
-    let got = || outcome.to_string();
+    let got = || outcome_text(outcome);
     let fail = |expected: String| {
         Err(Mismatch {
             expected,

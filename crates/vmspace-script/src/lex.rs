@@ -18,6 +18,15 @@ pub(crate) struct Fail {
     pub(crate) msg: String,
 }
 
+/// A name or word from the input as shown in a message: at most 40 characters, then
+/// `...`, so that a message about a long line stays short.
+pub(crate) fn shorten(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 impl Fail {
     pub(crate) fn new(start: usize, end: usize, msg: impl Into<String>) -> Self {
         Fail {
@@ -78,13 +87,10 @@ impl Token {
             Tok::Eof => "the end of the line".to_string(),
             Tok::Unfinished => "`<unfinished ...>`".to_string(),
             _ => {
-                let s = text.get(self.start..self.end).unwrap_or("?");
-                let short: String = s.chars().take(40).collect();
-                if short.len() < s.len() {
-                    format!("`{short}...`")
-                } else {
-                    format!("`{short}`")
-                }
+                format!(
+                    "`{}`",
+                    shorten(text.get(self.start..self.end).unwrap_or("?"))
+                )
             }
         }
     }

@@ -88,9 +88,12 @@ mod run;
 mod stmt;
 
 pub use ast::{Arg, BinOp, Call, Expect, Expr, FillByte, Radix, Script, Stmt, StrLit};
-pub use check::{Mismatch, check, vmas_text};
+pub use check::{MAX_SHOWN_BYTES, Mismatch, check, outcome_text, vmas_text};
 pub use eval::{Action, Env, EvalError, MAX_PADDED_PWRITE};
-pub use parse::{ParseError, Skipped, StraceLog, parse_script, parse_strace_log};
+pub use parse::{
+    LogEvent, LogReader, ParseError, Skipped, StraceLog, decode_text, parse_script,
+    parse_script_with_env, parse_strace_log,
+};
 pub use print::{format_op, quote};
 pub use run::{RunError, RunErrorKind, RunResult, Runner, StepReport};
 

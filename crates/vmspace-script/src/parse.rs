@@ -13,11 +13,12 @@
 //! [`parse_script`] rejects them, [`parse_strace_log`] reports them in
 //! [`StraceLog::skipped`] and goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use crate::ast::{Script, Stmt};
-use crate::lex::{Fail, Tok, is_ident_char, is_ident_start};
+use crate::eval::Env;
+use crate::lex::{Fail, Tok, is_ident_char, is_ident_start, shorten};
 use crate::names;
 use crate::stmt::{LineErr, Mode, Parsed, StmtParser};
 
@@ -65,6 +66,12 @@ impl ParseError {
     }
 }
 
+/// A line longer than this many characters is shown as an excerpt around the error.
+const EXCERPT_WHOLE: usize = 160;
+/// Characters an excerpt shows on each side of the error (and at most this many are
+/// underlined).
+const EXCERPT_CONTEXT: usize = 60;
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let num = self.line.to_string();
@@ -75,15 +82,48 @@ impl fmt::Display for ParseError {
             self.file, self.line, self.column, self.message
         )?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{num} | {}", self.source_line)?;
-        // Keep tabs in the caret line so the caret lands under the same character.
-        let lead: String = self
-            .source_line
+        // A long line is cut around the error, with `...` where text was left out, so
+        // that the report stays a few lines whatever the line's length.
+        let total = self.source_line.chars().count();
+        let col = self.column.saturating_sub(1).min(total);
+        let (from, to, width) = if total <= EXCERPT_WHOLE {
+            (0, total, self.width)
+        } else {
+            let width = self.width.min(EXCERPT_CONTEXT);
+            let from = col.saturating_sub(EXCERPT_CONTEXT);
+            (from, total.min(col + width + EXCERPT_CONTEXT), width)
+        };
+        let byte = |c: usize| {
+            self.source_line
+                .char_indices()
+                .nth(c)
+                .map_or(self.source_line.len(), |(i, _)| i)
+        };
+        let shown = &self.source_line[byte(from)..byte(to)];
+        let (pre, post) = (
+            if from > 0 { "..." } else { "" },
+            if to < total { "..." } else { "" },
+        );
+        // Control characters (a NUL, an escape sequence) are not sent to the terminal.
+        let safe: String = shown
             .chars()
-            .take(self.column - 1)
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        writeln!(f, "{num} | {pre}{safe}{post}")?;
+        // Keep tabs in the caret line so the caret lands under the same character.
+        let lead: String = shown
+            .chars()
+            .take(col - from)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        write!(f, "{pad} | {lead}{}", "^".repeat(self.width))
+        let pre_pad = " ".repeat(pre.len());
+        write!(f, "{pad} | {pre_pad}{lead}{}", "^".repeat(width))
     }
 }
 
@@ -110,14 +150,69 @@ pub struct StraceLog {
     pub skipped: Vec<Skipped>,
 }
 
+/// The text of a script or log read as bytes, or, if it is not UTF-8, a
+/// [`ParseError`] at the first byte that is not (its line and column, the line shown with
+/// that byte replaced by U+FFFD).
+///
+/// # Errors
+/// Bytes that are not UTF-8.
+pub fn decode_text(file_name: &str, bytes: Vec<u8>) -> Result<String, ParseError> {
+    let e = match String::from_utf8(bytes) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let b = e.as_bytes();
+    let at = e.utf8_error().valid_up_to();
+    let line_start = b[..at]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + b[..at].iter().filter(|&&c| c == b'\n').count();
+    let line_end = b[at..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |i| at + i);
+    let raw = &b[line_start..line_end];
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let text = String::from_utf8_lossy(raw);
+    // Everything before `at` is valid, so the lossy text has the same characters there.
+    let start = at - line_start;
+    Err(ParseError::at(
+        file_name,
+        line,
+        &text,
+        start,
+        start + '\u{fffd}'.len_utf8(),
+        format!(
+            "invalid UTF-8 (byte {:#04x}): scripts and logs are UTF-8 text",
+            b[at]
+        ),
+    ))
+}
+
 /// Parse a script. Strict: any line that is not a supported call, a comment, a blank
 /// or strace noise is an error, and so is a call the engine cannot run. Lines of real
 /// strace output are accepted as they are.
 ///
 /// # Errors
 /// The first line that does not parse, with its position and what was expected.
+///
+/// A `$name` must be bound by an earlier line (`$name = call(...)`): one that is not is
+/// an error at its column, so that nothing of a script that names an undefined value
+/// runs. (A name bound by a call that then fails is a run-time error; see
+/// [`crate::Runner`].)
 pub fn parse_script(file_name: &str, text: &str) -> Result<Script, ParseError> {
-    parse(file_name, text, Mode::Script).map(|(s, _)| s)
+    parse_script_with_env(file_name, text, &Env::new())
+}
+
+/// [`parse_script`] for a script that a [`crate::Runner`] starts with the bindings of
+/// `env` ([`crate::Runner::with_env`]): the names bound there count as defined.
+///
+/// # Errors
+/// As [`parse_script`].
+pub fn parse_script_with_env(file_name: &str, text: &str, env: &Env) -> Result<Script, ParseError> {
+    let defined = env.iter().map(|(n, _)| n.to_string()).collect();
+    parse(file_name, text, Mode::Script, Some(defined)).map(|(s, _)| s)
 }
 
 /// Parse an strace log. Lenient about calls: a call outside the supported set (or one
@@ -131,7 +226,8 @@ pub fn parse_script(file_name: &str, text: &str) -> Result<Script, ParseError> {
 /// # Errors
 /// The first line that does not parse.
 pub fn parse_strace_log(file_name: &str, text: &str) -> Result<StraceLog, ParseError> {
-    parse(file_name, text, Mode::Strace).map(|(script, skipped)| StraceLog { script, skipped })
+    parse(file_name, text, Mode::Strace, None)
+        .map(|(script, skipped)| StraceLog { script, skipped })
 }
 
 /// The strace prefixes of a line.
@@ -255,6 +351,9 @@ struct Seg {
 struct Text {
     s: String,
     segs: Vec<Seg>,
+    /// The physical lines of a text that was cut or joined, as they were read (for
+    /// error reports); empty while the text is one physical line as read.
+    origs: Vec<(usize, String)>,
 }
 
 impl Text {
@@ -266,6 +365,7 @@ impl Text {
                 line,
                 col: 0,
             }],
+            origs: Vec::new(),
         }
     }
 
@@ -273,7 +373,26 @@ impl Text {
         self.segs[0].line
     }
 
+    /// Before the text is cut or joined: keep the physical line it is.
+    fn save_orig(&mut self) {
+        if self.origs.is_empty() {
+            self.origs.push((self.segs[0].line, self.s.clone()));
+        }
+    }
+
+    /// Physical line `line` as it was read.
+    fn orig(&self, line: usize) -> &str {
+        if self.origs.is_empty() {
+            return &self.s;
+        }
+        self.origs
+            .iter()
+            .find(|(l, _)| *l == line)
+            .map_or("", |(_, s)| s.as_str())
+    }
+
     fn truncate(&mut self, len: usize) {
+        self.save_orig();
         self.s.truncate(len);
         let keep = self
             .segs
@@ -286,6 +405,12 @@ impl Text {
 
     /// Append `other.s[from..]`.
     fn append(&mut self, other: &Text, from: usize) {
+        self.save_orig();
+        if other.origs.is_empty() {
+            self.origs.push((other.first_line(), other.s.clone()));
+        } else {
+            self.origs.extend(other.origs.iter().cloned());
+        }
         let base = self.s.len();
         self.s.push_str(&other.s[from..]);
         for (i, g) in other.segs.iter().enumerate() {
@@ -327,7 +452,22 @@ fn embedded_strace_message(line: &str) -> Option<usize> {
     (digits > 0 && !word.is_empty() && word.bytes().all(|c| c.is_ascii_alphabetic())).then_some(k)
 }
 
+fn is_exec(name: &str) -> bool {
+    name == "execve" || name == "execveat"
+}
+
+/// `= 0` at the end of a line (after a `-T` duration, if any).
+fn succeeded(line: &str) -> bool {
+    let t = line.trim_end();
+    let t = match t.rfind(" <") {
+        Some(i) if t.ends_with('>') && !t.ends_with("...>") => &t[..i],
+        _ => t,
+    };
+    t.trim_end().ends_with(" = 0")
+}
+
 /// A call waiting for its `<... resumed>` half.
+#[derive(Debug)]
 enum Pending {
     Supported {
         name: &'static str,
@@ -359,74 +499,212 @@ impl Pending {
     }
 }
 
-struct Driver<'a> {
-    file: &'a str,
-    mode: Mode,
-    lines: Vec<&'a str>,
-    stmts: Vec<Stmt>,
-    skipped: Vec<Skipped>,
-    pending: BTreeMap<Option<u32>, Pending>,
+/// One thing a log says, in the order a [`LogReader`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEvent {
+    /// A runnable call (for a split call, when its second half is read).
+    Stmt(Stmt),
+    /// A call that cannot be run.
+    Skipped(Skipped),
+    /// A successful `execve` or `execveat` (`= 0`; for a split call, when its second half
+    /// is read): the process's address space starts anew.
+    Exec {
+        /// The line of the call (its first half).
+        line: usize,
+        /// The process id strace printed, if any.
+        pid: Option<u32>,
+    },
+    /// strace's `+++ exited with N +++` or `+++ killed by SIG... +++`: the process is gone.
+    Exit {
+        /// The line.
+        line: usize,
+        /// The process id strace printed, if any.
+        pid: Option<u32>,
+    },
 }
 
-fn parse(file: &str, text: &str, mode: Mode) -> Result<(Script, Vec<Skipped>), ParseError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
-    let mut d = Driver {
-        file,
-        mode,
-        lines,
-        stmts: Vec::new(),
-        skipped: Vec::new(),
-        pending: BTreeMap::new(),
-    };
-    let mut i = 0;
-    while i < d.lines.len() {
-        // strace -c/-C: the summary table ends the log.
-        if d.lines[i].trim_start().starts_with("% time ") {
-            break;
+/// An strace log read one line at a time, as [`parse_strace_log`] reads it whole:
+/// memory holds one line and the calls still waiting for their `<... resumed>` half
+/// (one per process), not the log.
+///
+/// ```
+/// use vmspace_script::{LogEvent, LogReader};
+///
+/// let mut r = LogReader::new("t.log");
+/// r.push_line("7 mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000").unwrap();
+/// r.push_line("7 +++ exited with 0 +++").unwrap();
+/// r.finish().unwrap();
+/// assert!(matches!(r.next_event(), Some(LogEvent::Stmt(s)) if s.pid == Some(7)));
+/// assert_eq!(r.next_event(), Some(LogEvent::Exit { line: 2, pid: Some(7) }));
+/// assert_eq!(r.next_event(), None);
+/// ```
+#[derive(Debug)]
+pub struct LogReader {
+    d: Driver,
+    /// The physical lines read so far.
+    line: usize,
+    /// A line strace interrupted with its own message, waiting for its continuation.
+    held: Option<Text>,
+    /// The `-C` summary table started: the rest is not read.
+    ended: bool,
+}
+
+impl LogReader {
+    /// A reader of the log named `file_name` (the name is used in errors).
+    pub fn new(file_name: &str) -> Self {
+        LogReader {
+            d: Driver::new(file_name, Mode::Strace, None),
+            line: 0,
+            held: None,
+            ended: false,
         }
-        let mut t = Text::physical(i + 1, d.lines[i]);
-        i += 1;
-        while let Some(k) = embedded_strace_message(&t.s) {
-            t.truncate(k);
-            if i < d.lines.len() {
-                t.append(&Text::physical(i + 1, d.lines[i]), 0);
-                i += 1;
+    }
+
+    /// Read the next physical line (without its line ending).
+    ///
+    /// # Errors
+    /// A line that does not parse.
+    pub fn push_line(&mut self, line: &str) -> Result<(), ParseError> {
+        self.line += 1;
+        let line = if self.line == 1 {
+            line.strip_prefix('\u{feff}').unwrap_or(line)
+        } else {
+            line
+        };
+        self.d
+            .push(self.line, line, &mut self.held, &mut self.ended)
+    }
+
+    /// The end of the log: calls never resumed are skipped.
+    ///
+    /// # Errors
+    /// None for logs (kept for the shape of the API).
+    pub fn finish(&mut self) -> Result<(), ParseError> {
+        self.d.finish(&mut self.held)
+    }
+
+    /// The next event read, if any.
+    pub fn next_event(&mut self) -> Option<LogEvent> {
+        self.d.events.pop_front()
+    }
+}
+
+#[derive(Debug)]
+struct Driver {
+    file: String,
+    mode: Mode,
+    events: VecDeque<LogEvent>,
+    pending: BTreeMap<Option<u32>, Pending>,
+    /// Scripts: the `$name`s bound so far (a `$name` used before its binding is an
+    /// error). Logs: `None`, not checked.
+    defined: Option<BTreeSet<String>>,
+}
+
+fn parse(
+    file: &str,
+    text: &str,
+    mode: Mode,
+    defined: Option<BTreeSet<String>>,
+) -> Result<(Script, Vec<Skipped>), ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut d = Driver::new(file, mode, defined);
+    let mut held = None;
+    let mut ended = false;
+    let mut stmts = Vec::new();
+    let mut skipped = Vec::new();
+    let mut drain = |d: &mut Driver| {
+        for e in d.events.drain(..) {
+            match e {
+                LogEvent::Stmt(s) => stmts.push(s),
+                LogEvent::Skipped(s) => skipped.push(s),
+                LogEvent::Exec { .. } | LogEvent::Exit { .. } => {}
             }
         }
-        d.line(&t)?;
+    };
+    for (i, l) in text.split('\n').enumerate() {
+        let l = l.strip_suffix('\r').unwrap_or(l);
+        d.push(i + 1, l, &mut held, &mut ended)?;
+        drain(&mut d);
     }
-    for (_, p) in std::mem::take(&mut d.pending) {
-        d.never_resumed(p)?;
-    }
-    d.skipped.sort_by_key(|s| s.line);
+    d.finish(&mut held)?;
+    drain(&mut d);
+    skipped.sort_by_key(|s| s.line);
     Ok((
         Script {
             file_name: file.to_string(),
-            stmts: d.stmts,
+            stmts,
         },
-        d.skipped,
+        skipped,
     ))
 }
 
-impl Driver<'_> {
+impl Driver {
+    fn new(file: &str, mode: Mode, defined: Option<BTreeSet<String>>) -> Self {
+        Driver {
+            file: file.to_string(),
+            mode,
+            events: VecDeque::new(),
+            pending: BTreeMap::new(),
+            defined,
+        }
+    }
+
+    /// Physical line `no`.
+    fn push(
+        &mut self,
+        no: usize,
+        line: &str,
+        held: &mut Option<Text>,
+        ended: &mut bool,
+    ) -> Result<(), ParseError> {
+        if *ended {
+            return Ok(());
+        }
+        let mut t = match held.take() {
+            Some(mut h) => {
+                h.append(&Text::physical(no, line), 0);
+                h
+            }
+            None => {
+                // strace -c/-C: the summary table ends the log.
+                if line.trim_start().starts_with("% time ") {
+                    *ended = true;
+                    return Ok(());
+                }
+                Text::physical(no, line)
+            }
+        };
+        if let Some(k) = embedded_strace_message(&t.s) {
+            t.truncate(k);
+            *held = Some(t);
+            return Ok(());
+        }
+        self.line(&t)
+    }
+
+    fn finish(&mut self, held: &mut Option<Text>) -> Result<(), ParseError> {
+        if let Some(t) = held.take() {
+            self.line(&t)?;
+        }
+        for (_, p) in std::mem::take(&mut self.pending) {
+            self.never_resumed(p)?;
+        }
+        Ok(())
+    }
+
     fn error(&self, t: &Text, f: &Fail) -> ParseError {
         let (line, start) = t.locate(f.start);
         let (end_line, end) = t.locate(f.end.max(f.start + 1) - 1);
         let end = if end_line == line { end + 1 } else { start + 1 };
-        let orig = self.lines.get(line - 1).copied().unwrap_or("");
-        ParseError::at(self.file, line, orig, start, end, f.msg.clone())
+        ParseError::at(&self.file, line, t.orig(line), start, end, f.msg.clone())
     }
 
     fn skip(&mut self, line: usize, name: &str, reason: impl Into<String>) {
-        self.skipped.push(Skipped {
+        self.events.push_back(LogEvent::Skipped(Skipped {
             line,
             call_name: name.to_string(),
             reason: reason.into(),
-        });
+        }));
     }
 
     fn never_resumed(&mut self, p: Pending) -> Result<(), ParseError> {
@@ -439,11 +717,10 @@ impl Driver<'_> {
                 ..
             } => {
                 if self.mode == Mode::Script {
-                    let orig = self.lines.get(line - 1).copied().unwrap_or("");
                     return Err(ParseError::at(
-                        self.file,
+                        &self.file,
                         line,
-                        orig,
+                        first.orig(line),
                         col,
                         col + "<unfinished ...>".len(),
                         format!("`{name}` is <unfinished ...> and never resumed"),
@@ -458,6 +735,13 @@ impl Driver<'_> {
     fn line(&mut self, t: &Text) -> Result<(), ParseError> {
         let prefix = parse_prefix(&t.s);
         let body = &t.s[prefix.body..];
+        if body.starts_with("+++ exited with ") || body.starts_with("+++ killed by ") {
+            self.events.push_back(LogEvent::Exit {
+                line: t.first_line(),
+                pid: prefix.pid,
+            });
+            return Ok(());
+        }
         let noise = ["+++", "---", "strace: ", "|", "> "];
         if body.is_empty() || body.starts_with('#') || noise.iter().any(|n| body.starts_with(n)) {
             return Ok(());
@@ -470,7 +754,7 @@ impl Driver<'_> {
 
     /// Parse a statement in `t` from byte `body`.
     fn statement(&mut self, t: &Text, body: usize, pid: Option<u32>) -> Result<(), ParseError> {
-        let mut p = StmtParser::new(&t.s, body, self.mode);
+        let mut p = StmtParser::new(&t.s, body, self.mode, self.defined.as_ref());
         // A line of nothing but trivia (`/* ... */`).
         match p.peek() {
             Ok(tok) if tok.tok == Tok::Eof => return Ok(()),
@@ -495,14 +779,17 @@ impl Driver<'_> {
         };
         match parsed {
             Parsed::Stmt { bind, call, expect } => {
-                self.stmts.push(Stmt {
+                if let (Some(d), Some(name)) = (&mut self.defined, &bind) {
+                    d.insert(name.clone());
+                }
+                self.events.push_back(LogEvent::Stmt(Stmt {
                     line: no,
                     source: t.s.clone(),
                     bind,
                     call,
                     expect,
                     pid,
-                });
+                }));
             }
             Parsed::Unfinished { name, marker } => {
                 let marker_at = t.locate(marker);
@@ -528,7 +815,8 @@ impl Driver<'_> {
                         start,
                         end,
                         format!(
-                            "`{name}` is not a supported call (expected one of {}, {})",
+                            "`{}` is not a supported call (expected one of {}, {})",
+                            shorten(&name),
                             names::SYSCALLS
                                 .iter()
                                 .map(|s| s.name)
@@ -542,6 +830,8 @@ impl Driver<'_> {
                 self.skip(no, &name, "not a supported call");
                 if unfinished_line {
                     self.start_pending(pid, Pending::Unsupported { line: no, name })?;
+                } else if is_exec(&name) && succeeded(&t.s) {
+                    self.events.push_back(LogEvent::Exec { line: no, pid });
                 }
             }
         }
@@ -582,11 +872,15 @@ impl Driver<'_> {
             other => {
                 let why = match &other {
                     Some(p) => format!(
-                        "`<... {name} resumed>` does not match the unfinished `{}` of line {}",
-                        p.name(),
+                        "`<... {} resumed>` does not match the unfinished `{}` of line {}",
+                        shorten(name),
+                        shorten(p.name()),
                         p.line()
                     ),
-                    None => format!("`<... {name} resumed>` without an `<unfinished ...>` start"),
+                    None => format!(
+                        "`<... {} resumed>` without an `<unfinished ...>` start",
+                        shorten(name)
+                    ),
                 };
                 if let Some(p) = other {
                     self.never_resumed(p)?;
@@ -601,7 +895,15 @@ impl Driver<'_> {
             }
         };
         match pending {
-            Pending::Unsupported { .. } => Ok(()),
+            Pending::Unsupported { line, name } => {
+                if is_exec(&name) && succeeded(&t.s) {
+                    self.events.push_back(LogEvent::Exec {
+                        line,
+                        pid: prefix.pid,
+                    });
+                }
+                Ok(())
+            }
             Pending::Supported {
                 mut first, body, ..
             } => {

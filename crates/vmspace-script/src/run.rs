@@ -95,7 +95,12 @@ impl fmt::Display for RunError {
                 write!(f, "the backend does not support this: {why}")?
             }
         }
-        write!(f, "\n  {}", self.source.trim())
+        // The statement's text, cut after 160 characters (a line can be megabytes long).
+        let line = self.source.trim();
+        match line.char_indices().nth(160) {
+            Some((i, _)) => write!(f, "\n  {}...", &line[..i]),
+            None => write!(f, "\n  {line}"),
+        }
     }
 }
 

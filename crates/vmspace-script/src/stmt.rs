@@ -3,10 +3,12 @@
 //! Works on one logical line (see `parse.rs` for how lines are joined) and reports
 //! failures as byte spans in it; the driver turns those into [`crate::ParseError`]s.
 
+use std::collections::BTreeSet;
+
 use vmspace::{MremapFlags, Signal};
 
 use crate::ast::{Arg, BinOp, Call, Expect, Expr, FillByte, StrLit};
-use crate::lex::{Fail, Lexer, Tok, Token};
+use crate::lex::{Fail, Lexer, Tok, Token, shorten};
 use crate::names::{self, Kind, Signature};
 
 /// At most this many nodes in one expression (bounds recursion in every later pass).
@@ -60,6 +62,8 @@ pub(crate) struct StmtParser<'a> {
     mode: Mode,
     nodes: usize,
     depth: usize,
+    /// The `$name`s a script has bound so far (`None`: not checked, for logs).
+    defined: Option<&'a BTreeSet<String>>,
 }
 
 type PResult<T> = Result<T, LineErr>;
@@ -70,12 +74,18 @@ fn found(t: &Token, text: &str) -> String {
 
 impl<'a> StmtParser<'a> {
     /// A parser of `text` from byte `pos`.
-    pub(crate) fn new(text: &'a str, pos: usize, mode: Mode) -> Self {
+    pub(crate) fn new(
+        text: &'a str,
+        pos: usize,
+        mode: Mode,
+        defined: Option<&'a BTreeSet<String>>,
+    ) -> Self {
         StmtParser {
             lx: Lexer::new(text, pos),
             mode,
             nodes: 0,
             depth: 0,
+            defined,
         }
     }
 
@@ -114,7 +124,7 @@ impl<'a> StmtParser<'a> {
             bind_tok = Some(t.clone());
             let eq = self.next()?;
             if eq.tok != Tok::Eq {
-                return self.expected(&eq, &format!("`=` after `${name}`"));
+                return self.expected(&eq, &format!("`=` after `${}`", shorten(name)));
             }
             t = self.next()?;
         }
@@ -129,7 +139,7 @@ impl<'a> StmtParser<'a> {
         let name = self.ident_text(&t);
         let lp = self.peek()?;
         if lp.tok != Tok::LParen {
-            return self.expected(&lp, &format!("`(` after `{name}`"));
+            return self.expected(&lp, &format!("`(` after `{}`", shorten(name)));
         }
         let call = if let Some(sig) = names::syscall(name) {
             match self.syscall(sig)? {
@@ -601,7 +611,7 @@ impl<'a> StmtParser<'a> {
                 self.lx = probe;
                 match names::errno_from_name(name) {
                     Some(e) => Ok(Some(e)),
-                    None => self.err(&what, format!("unknown errno name `{name}`")),
+                    None => self.err(&what, format!("unknown errno name `{}`", shorten(name))),
                 }
             }
             Tok::LParen => {
@@ -720,7 +730,16 @@ impl<'a> StmtParser<'a> {
                 radix: *radix,
             }),
             Tok::Pages(n) => Ok(Expr::Pages(*n)),
-            Tok::Var(v) => Ok(Expr::Var(v.clone())),
+            Tok::Var(v) => match self.defined {
+                Some(d) if !d.contains(v) => self.err(
+                    &t,
+                    format!(
+                        "`${0}` is not defined: no earlier line binds it (`${0} = call(...)`)",
+                        shorten(v)
+                    ),
+                ),
+                _ => Ok(Expr::Var(v.clone())),
+            },
             Tok::Ident => {
                 let name = self.ident_text(&t);
                 if name == "NULL" {
@@ -729,6 +748,7 @@ impl<'a> StmtParser<'a> {
                 if let Some((name, value)) = names::lookup(kind, name) {
                     return Ok(Expr::Name { name, value });
                 }
+                let name = shorten(name);
                 let msg = match kind.prefix() {
                     Some(_) => format!(
                         "`{name}` is not one of the {} names strace prints",

@@ -205,3 +205,115 @@ fn unfinished_calls_in_a_script_must_be_resumed() {
     let e = err("[pid 7] <... munmap>) = 0\n");
     assert!(e.message.contains("expected `<... NAME resumed>`"));
 }
+
+#[test]
+fn an_undefined_name_is_a_parse_error_at_its_column() {
+    let e = err(
+        "$a = mmap(NULL, 1p, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\n\
+                 munmap($a, 1p) = 0\n\
+                 mprotect($a, 1p, PROT_NONE) = $b\n",
+    );
+    assert_eq!((e.line, e.column, e.width), (3, 31, 2));
+    assert_eq!(
+        e.message,
+        "`$b` is not defined: no earlier line binds it (`$b = call(...)`)"
+    );
+    // A use before the binding, in the binding call itself, or in a later line's
+    // expectation of the same name is no binding either.
+    let e =
+        err("munmap($a, 1p)\n$a = mmap(NULL, 1p, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\n");
+    assert_eq!((e.line, e.column), (1, 8));
+    let e = err("$a = mmap($a, 1p, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\n");
+    assert_eq!((e.line, e.column), (1, 11));
+    let e = err("load(0x1000 + $x * 2, 4) = SIGSEGV\n");
+    assert_eq!((e.line, e.column), (1, 15));
+    // Names a runner starts with count as defined.
+    let mut env = vmspace_script::Env::new();
+    env.set("base", 0x10000);
+    vmspace_script::parse_script_with_env("ok.vms", "munmap($base, 1p)\n", &env).unwrap();
+    // Logs are not checked (strace prints no names).
+    parse_strace_log("t.log", "munmap(0x1000, 4096) = 0\n").unwrap();
+}
+
+#[test]
+fn a_long_line_is_shown_as_an_excerpt_around_the_caret() {
+    // A 10 MB string, then the error.
+    let long = format!("store(0x1000, \"{}\") junk\n", "A".repeat(10_000_000));
+    let e = err(&long);
+    assert_eq!(e.column, long.len() - 4);
+    let shown = e.to_string();
+    assert!(shown.len() < 400, "{} bytes of report", shown.len());
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 4, "{shown}");
+    assert!(lines[2].starts_with("1 | ...AAA"), "{}", lines[2]);
+    assert!(lines[2].ends_with("AA\") junk"), "{}", lines[2]);
+    // The caret still lands under `junk`.
+    let caret = lines[3].find('^').unwrap();
+    assert_eq!(&lines[2][caret..caret + 4], "junk");
+    assert_eq!(lines[3].matches('^').count(), 4);
+
+    // Cut on both sides.
+    let mid = format!(
+        "store(0x1000, \"{}\\q{}\")\n",
+        "B".repeat(1000),
+        "A".repeat(1_000_000)
+    );
+    let e = err(&mid);
+    assert_eq!((e.column, e.width), (16 + 1000, 2));
+    let shown = e.to_string();
+    assert!(shown.len() < 400, "{} bytes of report", shown.len());
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines[2].starts_with("1 | ...BBB") && lines[2].ends_with("AAA..."));
+    let caret = lines[3].find('^').unwrap();
+    assert_eq!(&lines[2][caret - 1..caret + 3], "B\\qA");
+    assert_eq!(lines[3].matches('^').count(), 2);
+}
+
+#[test]
+fn long_names_in_messages_are_shortened() {
+    let name = "x".repeat(1_000_000);
+    for text in [
+        format!("{name}(0)\n"),
+        format!("munmap(0, 1) = -1 {name}\n"),
+        format!("${name} 1\n"),
+        format!("{name}\n"),
+    ] {
+        let e = err(&text);
+        assert!(e.message.len() < 300, "{}", &e.message[..300]);
+        assert!(e.to_string().len() < 600);
+    }
+}
+
+#[test]
+fn invalid_utf8_has_a_line_and_a_column() {
+    let bytes = b"munmap(0x1000, 1p)\n# caf\xc3\xa9 \xff\xfe\nmunmap(0, 1)\n".to_vec();
+    let e = vmspace_script::decode_text("bad.vms", bytes).unwrap_err();
+    assert_eq!((e.line, e.column, e.width), (2, 8, 1));
+    assert_eq!(
+        e.to_string(),
+        "bad.vms:2:8: error: invalid UTF-8 (byte 0xff): scripts and logs are UTF-8 text\n  \
+         |\n\
+         2 | # caf\u{e9} \u{fffd}\u{fffd}\n  \
+         |        ^"
+    );
+    let e = vmspace_script::decode_text("bad.vms", b"\x80".to_vec()).unwrap_err();
+    assert_eq!((e.line, e.column), (1, 1));
+    assert_eq!(
+        vmspace_script::decode_text("ok.vms", "caf\u{e9}\n".into()).unwrap(),
+        "caf\u{e9}\n"
+    );
+}
+
+#[test]
+fn control_characters_are_not_echoed() {
+    let e = err("munmap(0, 1) \u{1b}[31m x\0\n");
+    let shown = e.to_string();
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\0'),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("munmap(0, 1) \u{fffd}[31m x\u{fffd}"),
+        "{shown}"
+    );
+}

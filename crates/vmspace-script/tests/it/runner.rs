@@ -167,6 +167,17 @@ fn faults_stop_the_run_unless_expected() {
 }
 
 #[test]
+fn a_run_error_shows_a_long_statement_cut_short() {
+    let text = format!("store(0x1000, \"{}\")\n", "A".repeat(10_000_000));
+    let mut be = Canned::new(vec![segv()]);
+    let e = Runner::new(script(&text)).run(&mut be).error.unwrap();
+    let shown = e.to_string();
+    assert!(shown.len() < 400, "{} bytes", shown.len());
+    assert!(shown.ends_with("AAAA..."), "{shown}");
+    assert!(shown.contains("\n  store(0x1000, \"AAAA"), "{shown}");
+}
+
+#[test]
 fn loads_compare_bytes() {
     let s = script("load(0x1000, 2) = \"hi\"\nload(0x1000, 2) = \"hi\"\n");
     let mut be = Canned::new(vec![

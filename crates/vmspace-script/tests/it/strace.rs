@@ -702,3 +702,36 @@ fn real_logs_keep_every_supported_call() {
         }
     }
 }
+
+#[test]
+fn a_log_read_line_by_line_is_the_log_read_whole() {
+    use vmspace_script::{LogEvent, LogReader};
+    for name in fixtures() {
+        let text = fixture(&name);
+        let whole = parse_strace_log(&name, &text).unwrap();
+        let mut r = LogReader::new(&name);
+        let (mut stmts, mut skipped, mut execs) = (Vec::new(), Vec::new(), 0);
+        let mut drain = |r: &mut LogReader| {
+            while let Some(e) = r.next_event() {
+                match e {
+                    LogEvent::Stmt(s) => stmts.push(s),
+                    LogEvent::Skipped(s) => skipped.push(s),
+                    LogEvent::Exec { .. } => execs += 1,
+                    LogEvent::Exit { .. } => {}
+                }
+            }
+        };
+        for line in text.split('\n') {
+            r.push_line(line.strip_suffix('\r').unwrap_or(line))
+                .unwrap();
+            drain(&mut r);
+        }
+        r.finish().unwrap();
+        drain(&mut r);
+        skipped.sort_by_key(|s| s.line);
+        assert_eq!(stmts, whole.script.stmts, "{name}");
+        assert_eq!(skipped, whole.skipped, "{name}");
+        // Every fixture starts with the traced program's execve, which succeeded.
+        assert!(execs >= 1, "{name}");
+    }
+}

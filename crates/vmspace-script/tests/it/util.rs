@@ -1,11 +1,24 @@
 //! Helpers shared by the test modules.
 
 use vmspace::Op;
-use vmspace_script::{Action, Env, Expect, Script, Stmt, parse_script, parse_strace_log};
+use vmspace_script::{
+    Action, Env, Expect, Script, Stmt, parse_script, parse_script_with_env, parse_strace_log,
+};
 
-/// Parse a script or fail the test with the rendered error.
+/// Parse a script fragment or fail the test with the rendered error. The fragment's
+/// `$name`s count as bound before it starts (as with `Runner::with_env`), so that one
+/// line can be tested alone; `parse_script` itself rejects a name no earlier line binds
+/// (tested in `errors.rs`).
 pub(crate) fn script(text: &str) -> Script {
-    parse_script("test.vms", text).unwrap_or_else(|e| panic!("{e}"))
+    let mut env = Env::new();
+    for part in text.split('$').skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        env.set(&name, 0);
+    }
+    parse_script_with_env("test.vms", text, &env).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The only statement of a one-line script.
