@@ -27,7 +27,19 @@ fn format_op_writes_strace_syntax() {
                 flags: 4,
                 new_addr: 0,
             },
-            "mremap(0x1000, 1p, 1p, MREMAP_DONTUNMAP, NULL)",
+            "mremap(0x1000, 1p, 1p, MREMAP_DONTUNMAP)",
+        ),
+        (
+            // strace would drop a new_address that is not 0; the kernel takes it as a
+            // hint for DONTUNMAP, so it is printed.
+            Op::Mremap {
+                old_addr: 0x1000,
+                old_len: 4096,
+                new_len: 4096,
+                flags: 5,
+                new_addr: 0x100_0000_0000,
+            },
+            "mremap(0x1000, 1p, 1p, MREMAP_MAYMOVE|MREMAP_DONTUNMAP, 0x10000000000)",
         ),
         (
             Op::Mremap {
