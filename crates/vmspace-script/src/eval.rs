@@ -379,7 +379,7 @@ fn syscall_op(a: Args<'_>) -> Result<Op, EvalError> {
             a.count(2, 2)?;
             let (name, _) = a.str(0)?;
             Op::MemfdCreate {
-                name: String::from_utf8_lossy(name).into_owned(),
+                name: name.to_vec(),
                 flags: n(1)?,
             }
         }

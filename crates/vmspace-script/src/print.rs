@@ -387,7 +387,7 @@ impl Call {
                 "memfd_create",
                 vec![
                     Arg::Str(StrLit {
-                        bytes: name.as_bytes().to_vec(),
+                        bytes: name.clone(),
                         truncated: false,
                     }),
                     e(flags(Kind::Mfd, *fl)),

@@ -663,6 +663,14 @@ fn every_supported_call_resolves() {
             },
         ),
         (
+            // Names are bytes: not UTF-8, escapes and all.
+            "memfd_create(\"a\\nb\\xff\\377\\0c\", 0)",
+            Op::MemfdCreate {
+                name: b"a\nb\xff\xff\0c".to_vec(),
+                flags: 0,
+            },
+        ),
+        (
             "ftruncate(3, 12288)",
             Op::Ftruncate {
                 fd: 3,

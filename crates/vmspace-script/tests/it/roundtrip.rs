@@ -261,7 +261,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
         any_u64().prop_map(|addr| Op::Brk { addr }),
-        (any::<String>(), flag_bits()).prop_map(|(name, flags)| Op::MemfdCreate { name, flags }),
+        (any::<Vec<u8>>(), flag_bits()).prop_map(|(name, flags)| Op::MemfdCreate { name, flags }),
         (any_u64(), any_u64()).prop_map(|(fd, length)| Op::Ftruncate { fd, length }),
         (any_u64(), bytes(), any_u64()).prop_map(|(fd, data, offset)| Op::Pwrite64 {
             fd,

@@ -1,7 +1,6 @@
 //! memfd files: `memfd_create`, `ftruncate`, `pwrite64`, `close`.
 
 use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::Mm;
@@ -42,7 +41,7 @@ impl Mm {
     /// is read, `hugetlb_file_setup` after the descriptor is reserved). The flags are
     /// an `unsigned int`: the upper 32 bits of the argument are ignored. The name
     /// stops at its first NUL as the kernel reads a C string (`strnlen_user`).
-    pub fn memfd_create(&mut self, name: &str, flags: u64) -> SysResult<u64> {
+    pub fn memfd_create(&mut self, name: &[u8], flags: u64) -> SysResult<u64> {
         /// `MFD_HUGE_MASK << MFD_HUGE_SHIFT`: the huge page size, as a log2.
         const HUGE_SIZE_BITS: u64 = 0x3f << 26;
         let all = MemfdFlags::CLOEXEC
@@ -63,7 +62,7 @@ impl Mm {
         if f.contains(MemfdFlags::EXEC) && f.contains(MemfdFlags::NOEXEC_SEAL) {
             bail!(EINVAL, "memfd_create: MFD_EXEC with MFD_NOEXEC_SEAL");
         }
-        let name = name.split('\0').next().unwrap_or("");
+        let name = name.split(|&b| b == 0).next().unwrap_or_default();
         if name.len() > MFD_NAME_MAX_LEN {
             bail!(EINVAL, "memfd_create: name longer than MFD_NAME_MAX_LEN");
         }
@@ -91,7 +90,7 @@ impl Mm {
             id,
             Object {
                 kind: ObjKind::Memfd {
-                    name: String::from(name),
+                    name: name.to_vec(),
                     seals: 0,
                 },
                 size: 0,

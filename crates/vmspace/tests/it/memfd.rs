@@ -65,14 +65,14 @@ fn descriptors_names_and_flags() {
     );
     assert_eq!(
         t.err(Op::MemfdCreate {
-            name: "x".repeat(250),
+            name: "x".repeat(250).into(),
             flags: 0
         }),
         Errno::EINVAL
     );
     assert_eq!(
         t.ok(Op::MemfdCreate {
-            name: "x".repeat(249),
+            name: "x".repeat(249).into(),
             flags: 0
         }),
         6
@@ -112,7 +112,7 @@ fn descriptors_names_and_flags() {
     }
     assert_eq!(
         t.err(Op::MemfdCreate {
-            name: "x".repeat(250),
+            name: "x".repeat(250).into(),
             flags: 0x4 | (20 << 26)
         }),
         Errno::EINVAL
