@@ -425,7 +425,7 @@ fn to_op(st: &State, mm: &Mm, f: &FuzzOp) -> Op {
             },
         },
         FuzzOp::MemfdCreate { flags } => Op::MemfdCreate {
-            name: String::from("fuzz"),
+            name: b"fuzz".to_vec(),
             flags: small_bits(flags, 0x1f),
         },
         FuzzOp::Ftruncate { fd, len: l } => Op::Ftruncate {

@@ -560,7 +560,7 @@ impl Generator {
                     format!("f{}", self.rng.below(10))
                 };
                 Op::MemfdCreate {
-                    name,
+                    name: name.into_bytes(),
                     flags: self.rng.pick(&[0, 0, 1, 2, 8, 0x10, 0x18, 0x40]),
                 }
             }

@@ -372,7 +372,7 @@ impl Replayer {
             }
             return Ok(e);
         }
-        let name = format!("fd{}", fd as i64);
+        let name = format!("fd{}", fd as i64).into_bytes();
         match self.mm.apply(&Op::MemfdCreate { name, flags: 0 }) {
             Outcome::Value(e) => {
                 let _ = self.mm.apply(&Op::Ftruncate {

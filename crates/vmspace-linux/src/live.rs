@@ -325,8 +325,7 @@ impl LiveBackend {
                 // The kernel reads the name up to its NUL. Names longer than the buffer
                 // are cut at BUF_SIZE - 1 bytes, which is still far beyond the kernel's
                 // 249-byte limit, so its answer (EINVAL) is the same.
-                let bytes = name.as_bytes();
-                let mut payload = bytes[..bytes.len().min(BUF_SIZE - 1)].to_vec();
+                let mut payload = name[..name.len().min(BUF_SIZE - 1)].to_vec();
                 payload.push(0);
                 self.syscall_buf(
                     op,
@@ -1285,8 +1284,8 @@ fn describe(op: &Op) -> String {
         Op::Madvise { addr, len, advice } => write!(s, "({addr:#x}, {len:#x}, {advice})"),
         Op::Brk { addr } => write!(s, "({addr:#x})"),
         Op::MemfdCreate { name, flags } => {
-            let short: String = name.chars().take(40).collect();
-            let more = if short.len() < name.len() { "..." } else { "" };
+            let short = String::from_utf8_lossy(&name[..name.len().min(40)]);
+            let more = if name.len() > 40 { "..." } else { "" };
             write!(s, "({short:?}{more}, {flags:#x})")
         }
         Op::Ftruncate { fd, length } => write!(s, "({}, {length:#x})", *fd as i64),

@@ -54,7 +54,7 @@ pub enum EvalError {
         /// What is wrong.
         why: String,
     },
-    /// `mremap` with `MREMAP_FIXED` or `MREMAP_DONTUNMAP` and no new_address.
+    /// `mremap` with `MREMAP_MAYMOVE|MREMAP_FIXED` and no new_address.
     MissingNewAddress,
     /// `pwrite64`'s count does not fit the string.
     PwriteCount {
@@ -78,7 +78,7 @@ impl fmt::Display for EvalError {
             EvalError::BadArgs { call, why } => write!(f, "bad arguments to `{call}`: {why}"),
             EvalError::MissingNewAddress => write!(
                 f,
-                "`mremap` with MREMAP_FIXED or MREMAP_DONTUNMAP needs a fifth argument"
+                "`mremap` with MREMAP_MAYMOVE|MREMAP_FIXED needs a fifth argument (new_address)"
             ),
             EvalError::PwriteCount {
                 count,
@@ -308,8 +308,11 @@ fn syscall_op(a: Args<'_>) -> Result<Op, EvalError> {
             let new_addr = if a.args.len() == 5 {
                 n(4)?
             } else {
-                let f = MremapFlags::from_bits_retain(flags);
-                if f.intersects(MremapFlags::FIXED | MremapFlags::DONTUNMAP) {
+                // As strace prints it: new_address only with MREMAP_MAYMOVE|MREMAP_FIXED;
+                // otherwise an omitted one is 0 (C code passes none).
+                if MremapFlags::from_bits_retain(flags)
+                    .contains(MremapFlags::MAYMOVE | MremapFlags::FIXED)
+                {
                     return Err(EvalError::MissingNewAddress);
                 }
                 0
@@ -376,7 +379,7 @@ fn syscall_op(a: Args<'_>) -> Result<Op, EvalError> {
             a.count(2, 2)?;
             let (name, _) = a.str(0)?;
             Op::MemfdCreate {
-                name: String::from_utf8_lossy(name).into_owned(),
+                name: name.to_vec(),
                 flags: n(1)?,
             }
         }

@@ -345,8 +345,10 @@ impl Call {
                     e(len(*new_len)),
                     e(flags(Kind::Mremap, *fl)),
                 ];
+                // As strace: new_address with MREMAP_MAYMOVE|MREMAP_FIXED, and (which
+                // strace would drop) whenever it is not 0.
                 let needs = MremapFlags::from_bits_retain(*fl)
-                    .intersects(MremapFlags::FIXED | MremapFlags::DONTUNMAP);
+                    .contains(MremapFlags::MAYMOVE | MremapFlags::FIXED);
                 if *new_addr != 0 || needs {
                     args.push(e(addr(*new_addr)));
                 }
@@ -385,7 +387,7 @@ impl Call {
                 "memfd_create",
                 vec![
                     Arg::Str(StrLit {
-                        bytes: name.as_bytes().to_vec(),
+                        bytes: name.clone(),
                         truncated: false,
                     }),
                     e(flags(Kind::Mfd, *fl)),

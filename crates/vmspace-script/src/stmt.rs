@@ -276,23 +276,18 @@ impl<'a> StmtParser<'a> {
             "mremap" if args.len() == 4 => {
                 if let Some(flags) = konst(3) {
                     let f = MremapFlags::from_bits_retain(flags);
-                    if f.contains(MremapFlags::FIXED) {
+                    // strace prints new_address only with MREMAP_MAYMOVE|MREMAP_FIXED
+                    // (where it is needed); four arguments otherwise mean new_address 0.
+                    if f.contains(MremapFlags::MAYMOVE | MremapFlags::FIXED) {
                         return self.err(
                             close,
-                            "`mremap` with MREMAP_FIXED needs a fifth argument (new_address)",
+                            "`mremap` with MREMAP_MAYMOVE|MREMAP_FIXED needs a fifth argument \
+                             (new_address)",
                         );
                     }
-                    if f.contains(MremapFlags::DONTUNMAP) {
-                        if self.mode == Mode::Strace {
-                            // Older strace does not print new_address for DONTUNMAP.
-                            args.push(Arg::Expr(Expr::Null));
-                        } else {
-                            return self.err(
-                                close,
-                                "`mremap` with MREMAP_DONTUNMAP needs a fifth argument \
-                                 (new_address, may be NULL)",
-                            );
-                        }
+                    if f.contains(MremapFlags::DONTUNMAP) && self.mode == Mode::Strace {
+                        // strace does not print new_address for DONTUNMAP: written out.
+                        args.push(Arg::Expr(Expr::Null));
                     }
                 }
             }

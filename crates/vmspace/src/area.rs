@@ -1,8 +1,9 @@
 //! Address selection: `get_unmapped_area` and the top-down gap search.
 
+use crate::Errno;
 use crate::Mm;
 use crate::addr::{PAGE_SIZE, PMD_SIZE, is_page_aligned, page_align_wrapping};
-use crate::error::{SysResult, bail};
+use crate::error::{SysError, SysResult, bail};
 use crate::flags::{MapFlags, VmFlags};
 use crate::vma::Vma;
 
@@ -57,6 +58,16 @@ impl Mm {
             Some(a) => a,
             None => self.arch_get_unmapped_area_topdown(addr, len, flags)?,
         };
+        // IS_ERR_VALUE: the arch function returns a MAP_FIXED address unchanged, and
+        // the kernel's functions return an address and an error in one value, so an
+        // address in the last 4095 bytes is taken for the error code it encodes
+        // (0xffff_ffff_ffff_fff3 is -EACCES).
+        if let Some(errno) = Errno::from_raw(addr.wrapping_neg() as i64) {
+            return Err(SysError::new(
+                errno,
+                "__get_unmapped_area: the address is an error value (IS_ERR_VALUE)",
+            ));
+        }
         if addr > task_size - len {
             bail!(ENOMEM, "__get_unmapped_area: area ends above TASK_SIZE");
         }
@@ -97,13 +108,14 @@ impl Mm {
         len: u64,
         flags: MapFlags,
     ) -> SysResult<u64> {
-        let task_size = self.cfg.task_size;
-        if len > task_size - self.cfg.search_min_addr {
+        if len > self.cfg.task_size {
             bail!(
                 ENOMEM,
                 "arch_get_unmapped_area_topdown: len too big for the address space"
             );
         }
+        // No address checking: __get_unmapped_area and the MAP_FIXED_NOREPLACE check
+        // of do_mmap judge a fixed address (the search's lower bound does not apply).
         if flags.contains(MapFlags::FIXED) {
             return Ok(addr);
         }

@@ -104,8 +104,9 @@ pub enum Op {
     },
     /// `memfd_create(name, flags)`
     MemfdCreate {
-        /// The name (without the `memfd:` prefix).
-        name: String,
+        /// The name (without the `memfd:` prefix): bytes, as the kernel takes them (up to
+        /// the first NUL).
+        name: Vec<u8>,
         /// `MFD_*` bits.
         flags: u64,
     },

@@ -59,7 +59,7 @@ impl Mm {
     /// Append the maps line of `v` to `out` without building a [`MapsLine`].
     fn write_maps_line(&self, v: &Vma, out: &mut String) {
         let (offset, dev_minor, dev_major, inode): (u64, u32, u32, u64);
-        let mut memfd_name: Option<&str> = None;
+        let mut memfd_name: Option<&[u8]> = None;
         let name: Option<&str> = match v.backing {
             Backing::Anon => {
                 (offset, dev_major, dev_minor, inode) = (0, 0, 0, 0);
@@ -112,7 +112,7 @@ impl Mm {
             match memfd_name {
                 Some(n) => {
                     out.push_str("/memfd:");
-                    out.push_str(n);
+                    crate::object::push_maps_path(out, n);
                     out.push_str(" (deleted)");
                 }
                 None => out.push_str(name.unwrap_or_default()),

@@ -235,7 +235,7 @@ fn memfd_names_reach_the_kernel_as_given() {
         value(
             &mut b,
             Op::MemfdCreate {
-                name: "n".repeat(249),
+                name: "n".repeat(249).into(),
                 flags: 0
             }
         ),
@@ -246,7 +246,7 @@ fn memfd_names_reach_the_kernel_as_given() {
             apply(
                 &mut b,
                 Op::MemfdCreate {
-                    name: "n".repeat(len),
+                    name: "n".repeat(len).into(),
                     flags: 0
                 }
             ),

@@ -380,16 +380,34 @@ fn mremap_takes_four_or_five_arguments() {
         error("mremap(0x1000, 1p, 2p, MREMAP_MAYMOVE|MREMAP_FIXED)")
             .contains("needs a fifth argument")
     );
-    assert!(
-        error("mremap(0x1000, 1p, 2p, MREMAP_MAYMOVE|MREMAP_DONTUNMAP)")
-            .contains("needs a fifth argument")
+    // As strace prints it and C calls it: without MREMAP_MAYMOVE|MREMAP_FIXED the
+    // fifth argument may be left out, and is 0.
+    assert_eq!(
+        op("mremap(0x1000, 4p, 4p, MREMAP_MAYMOVE|MREMAP_DONTUNMAP)"),
+        Op::Mremap {
+            old_addr: 0x1000,
+            old_len: 4 * P,
+            new_len: 4 * P,
+            flags: (MremapFlags::MAYMOVE | MremapFlags::DONTUNMAP).bits(),
+            new_addr: 0
+        }
+    );
+    assert_eq!(
+        op("mremap(0x1000, 1p, 1p, MREMAP_FIXED)"),
+        Op::Mremap {
+            old_addr: 0x1000,
+            old_len: P,
+            new_len: P,
+            flags: MremapFlags::FIXED.bits(),
+            new_addr: 0
+        }
     );
     assert!(error("mremap(0x1000, 1p, 2p)").contains("`mremap` takes 4 or 5 arguments, found 3"));
     assert!(error("mremap(0x1000, 1p, 2p, 0, 0, 0)").contains("too many arguments"));
     // With the flags in a variable the check happens when the statement is resolved.
     let s = one("mremap(0x1000, 1p, 2p, $f)");
     assert_eq!(
-        s.resolve(&env(&[("f", 2)])).unwrap_err(),
+        s.resolve(&env(&[("f", 3)])).unwrap_err(),
         vmspace_script::EvalError::MissingNewAddress
     );
 }
@@ -642,6 +660,14 @@ fn every_supported_call_resolves() {
             Op::MemfdCreate {
                 name: "x".into(),
                 flags: (MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).bits(),
+            },
+        ),
+        (
+            // Names are bytes: not UTF-8, escapes and all.
+            "memfd_create(\"a\\nb\\xff\\377\\0c\", 0)",
+            Op::MemfdCreate {
+                name: b"a\nb\xff\xff\0c".to_vec(),
+                flags: 0,
             },
         ),
         (

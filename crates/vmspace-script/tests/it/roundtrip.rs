@@ -27,7 +27,19 @@ fn format_op_writes_strace_syntax() {
                 flags: 4,
                 new_addr: 0,
             },
-            "mremap(0x1000, 1p, 1p, MREMAP_DONTUNMAP, NULL)",
+            "mremap(0x1000, 1p, 1p, MREMAP_DONTUNMAP)",
+        ),
+        (
+            // strace would drop a new_address that is not 0; the kernel takes it as a
+            // hint for DONTUNMAP, so it is printed.
+            Op::Mremap {
+                old_addr: 0x1000,
+                old_len: 4096,
+                new_len: 4096,
+                flags: 5,
+                new_addr: 0x100_0000_0000,
+            },
+            "mremap(0x1000, 1p, 1p, MREMAP_MAYMOVE|MREMAP_DONTUNMAP, 0x10000000000)",
         ),
         (
             Op::Mremap {
@@ -249,7 +261,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
         any_u64().prop_map(|addr| Op::Brk { addr }),
-        (any::<String>(), flag_bits()).prop_map(|(name, flags)| Op::MemfdCreate { name, flags }),
+        (any::<Vec<u8>>(), flag_bits()).prop_map(|(name, flags)| Op::MemfdCreate { name, flags }),
         (any_u64(), any_u64()).prop_map(|(fd, length)| Op::Ftruncate { fd, length }),
         (any_u64(), bytes(), any_u64()).prop_map(|(fd, data, offset)| Op::Pwrite64 {
             fd,

@@ -1,7 +1,6 @@
 //! memfd files: `memfd_create`, `ftruncate`, `pwrite64`, `close`.
 
 use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::Mm;
@@ -31,38 +30,57 @@ impl Mm {
     /// `memfd_create(name, flags)`—Create an anonymous shmem file.
     ///
     /// # Errors
-    /// `EINVAL` for unknown flags, `MFD_EXEC` with `MFD_NOEXEC_SEAL`, or a name longer
-    /// than 249 bytes; `EMFILE` when no descriptor is free. `MFD_HUGETLB` is refused
-    /// as not modelled.
+    /// In the kernel's order: `EINVAL` for unknown flags (the `MFD_HUGE_*` size bits
+    /// are known only with `MFD_HUGETLB`), for `MFD_EXEC` with `MFD_NOEXEC_SEAL`, and
+    /// for a name longer than 249 bytes; `EMFILE` when no descriptor is free; `ENODEV`
+    /// for `MFD_HUGETLB` with a huge page size the machine lacks. A valid
+    /// `MFD_HUGETLB` request is refused as not modelled.
     ///
     /// # Linux
-    /// Mirrors `memfd_create` in mm/memfd.c of 6.18. The name stops at its first NUL
-    /// as the kernel reads a C string.
-    pub fn memfd_create(&mut self, name: &str, flags: u64) -> SysResult<u64> {
+    /// Mirrors `memfd_create` in mm/memfd.c of 6.18 (`sanitize_flags` before the name
+    /// is read, `hugetlb_file_setup` after the descriptor is reserved). The flags are
+    /// an `unsigned int`: the upper 32 bits of the argument are ignored. The name
+    /// stops at its first NUL as the kernel reads a C string (`strnlen_user`).
+    pub fn memfd_create(&mut self, name: &[u8], flags: u64) -> SysResult<u64> {
+        /// `MFD_HUGE_MASK << MFD_HUGE_SHIFT`: the huge page size, as a log2.
+        const HUGE_SIZE_BITS: u64 = 0x3f << 26;
         let all = MemfdFlags::CLOEXEC
             | MemfdFlags::ALLOW_SEALING
             | MemfdFlags::HUGETLB
             | MemfdFlags::NOEXEC_SEAL
             | MemfdFlags::EXEC;
+        let flags = u64::from(flags as u32);
         let f = MemfdFlags::from_bits_retain(flags);
-        if f.contains(MemfdFlags::HUGETLB) {
-            return Err(unsupported(
-                "memfd_create: MFD_HUGETLB (hugetlbfs) is not modelled",
-            ));
-        }
-        if flags & !all.bits() != 0 {
+        let known = if f.contains(MemfdFlags::HUGETLB) {
+            all.bits() | HUGE_SIZE_BITS
+        } else {
+            all.bits()
+        };
+        if flags & !known != 0 {
             bail!(EINVAL, "memfd_create: unknown flags");
         }
         if f.contains(MemfdFlags::EXEC) && f.contains(MemfdFlags::NOEXEC_SEAL) {
             bail!(EINVAL, "memfd_create: MFD_EXEC with MFD_NOEXEC_SEAL");
         }
-        let name = name.split('\0').next().unwrap_or("");
+        let name = name.split(|&b| b == 0).next().unwrap_or_default();
         if name.len() > MFD_NAME_MAX_LEN {
             bail!(EINVAL, "memfd_create: name longer than MFD_NAME_MAX_LEN");
         }
         let fd = self.alloc_fd();
         if u64::from(fd) >= 1 << 20 {
             bail!(EMFILE, "get_unused_fd_flags: no free descriptor");
+        }
+        if f.contains(MemfdFlags::HUGETLB) {
+            // Huge page sizes this machine has: the default (2 MiB), 2 MiB and 1 GiB.
+            if !matches!((flags & HUGE_SIZE_BITS) >> 26, 0 | 21 | 30) {
+                bail!(
+                    ENODEV,
+                    "hugetlb_file_setup: no hstate for the MFD_HUGE_* size"
+                );
+            }
+            return Err(unsupported(
+                "memfd_create: MFD_HUGETLB (hugetlbfs) is not modelled",
+            ));
         }
         let id = ObjId(self.next_obj);
         self.next_obj += 1;
@@ -72,7 +90,7 @@ impl Mm {
             id,
             Object {
                 kind: ObjKind::Memfd {
-                    name: String::from(name),
+                    name: name.to_vec(),
                     seals: 0,
                 },
                 size: 0,

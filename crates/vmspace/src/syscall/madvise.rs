@@ -24,10 +24,13 @@ impl Mm {
     /// a locked VMA, `MADV_WIPEONFORK` on a shared one, ...); `EPERM` for
     /// `MADV_HWPOISON`/`MADV_SOFT_OFFLINE` without CAP_SYS_ADMIN; `ENOMEM` when the
     /// range contains unmapped holes (after advising the mapped parts); `EACCES` for
-    /// `MADV_REMOVE` on a mapping that is not shared and writable.
+    /// `MADV_REMOVE` on a file mapping (a seeded process's files included) that is not
+    /// shared and writable, `EINVAL` for it on memory without a file.
     ///
     /// # Linux
-    /// Mirrors `do_madvise` and `madvise_walk_vmas` of 6.18. `MADV_COLLAPSE`,
+    /// Mirrors `do_madvise` and `madvise_walk_vmas` of 6.18; `MADV_REMOVE` follows
+    /// `madvise_remove` (locked: `EINVAL`; no `vm_file`: `EINVAL`; not
+    /// `vma_is_shared_maywrite`: `EACCES`). `MADV_COLLAPSE`,
     /// `MADV_GUARD_INSTALL`/`REMOVE` and the memory-failure advices are refused as not
     /// modelled (never silently accepted).
     pub fn madvise(&mut self, start: u64, len_in: u64, advice: u64) -> SysResult<u64> {
@@ -149,12 +152,19 @@ impl Mm {
                 if f.contains(VmFlags::LOCKED) {
                     bail!(EINVAL, "madvise_remove: locked VMA");
                 }
-                let Backing::Object(id) = v.backing else {
+                // A seeded process's file mappings have a vm_file too; its special
+                // mappings ([vdso], ...) have none.
+                if !self.has_vm_file(&v) {
                     bail!(EINVAL, "madvise_remove: not a file mapping");
-                };
+                }
                 if !f.contains(VmFlags::SHARED) || !f.contains(VmFlags::MAYWRITE) {
                     bail!(EACCES, "madvise_remove: mapping is not shared and writable");
                 }
+                let Backing::Object(id) = v.backing else {
+                    return Err(unsupported(
+                        "madvise: MADV_REMOVE of a seeded process's shared file (a hole punched in a real file) is not modelled",
+                    ));
+                };
                 let first = v.pgoff_at(start);
                 let last = v.pgoff_at(end);
                 self.punch_hole(id, first, last);

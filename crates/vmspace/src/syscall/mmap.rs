@@ -42,15 +42,23 @@ impl Mm {
     /// # Errors
     /// In the kernel's order: `EINVAL` for an unaligned offset; `EBADF` for a bad
     /// descriptor without `MAP_ANONYMOUS`; `EINVAL` for `MAP_HUGETLB` on a memfd,
-    /// `ENOMEM` for anonymous `MAP_HUGETLB` (no huge page pool); `EINVAL` for len 0;
-    /// `ENOMEM` when the rounded length overflows; `EOVERFLOW` when the offset
-    /// overflows; `ENOMEM` above `max_map_count`; the address-selection errors
-    /// (`ENOMEM`, `EINVAL`, `EPERM`); `EEXIST` for an occupied `MAP_FIXED_NOREPLACE`;
+    /// `EINVAL` for anonymous `MAP_HUGETLB` with an unknown size or a length that
+    /// rounds up to 0 in huge pages, `ENOMEM` for the others (no huge page pool);
+    /// `EINVAL` for len 0; `ENOMEM` when the rounded length overflows; `EOVERFLOW`
+    /// when the offset overflows; `ENOMEM` above `max_map_count`; the
+    /// address-selection errors (`ENOMEM`, `EINVAL`, `EPERM`, and for a `MAP_FIXED`
+    /// address in the last 4095 bytes of the 64-bit range the errno it encodes:
+    /// `0xfffffffffffffff3` gives `EACCES`); `EEXIST` for an occupied `MAP_FIXED_NOREPLACE`;
     /// `EPERM`/`EAGAIN` for `MAP_LOCKED` limits; `EOPNOTSUPP`, `EINVAL`, `ENODEV` for
     /// the file and map-type checks; `ENOMEM` for RLIMIT_AS/DATA and commit limits.
     ///
     /// # Linux
     /// Mirrors x86 `sys_mmap`, `ksys_mmap_pgoff`, `do_mmap` and `__mmap_region` of 6.18.
+    /// `ksys_mmap_pgoff` rounds an anonymous `MAP_HUGETLB` length up to the huge page
+    /// size (`ALIGN`, which wraps to 0 for lengths within a huge page of 2^64) before
+    /// `do_mmap` checks it for 0; `__get_unmapped_area` takes any address it gets back
+    /// in `[-4095, -1]` for an error code (`IS_ERR_VALUE`), and x86's
+    /// `arch_get_unmapped_area_topdown` returns a `MAP_FIXED` address unchanged.
     pub fn mmap(
         &mut self,
         addr: u64,
@@ -81,11 +89,16 @@ impl Mm {
             }
         } else if mflags.contains(MapFlags::HUGETLB) {
             // Huge page sizes this machine has: the default (2 MiB), 2 MiB and 1 GiB.
-            if !matches!((flags >> 26) & 0x3f, 0 | 21 | 30) {
-                bail!(EINVAL, "ksys_mmap_pgoff: no hstate for the MAP_HUGE_* size");
-            }
-            if len == 0 {
-                bail!(EINVAL, "do_mmap: len is 0");
+            let huge_shift = match (flags >> 26) & 0x3f {
+                0 | 21 => 21,
+                30 => 30,
+                _ => bail!(EINVAL, "ksys_mmap_pgoff: no hstate for the MAP_HUGE_* size"),
+            };
+            // ksys_mmap_pgoff rounds len up to the huge page size (wrapping to 0 near
+            // the top), and do_mmap refuses the 0.
+            let huge_mask = (1u64 << huge_shift) - 1;
+            if len.wrapping_add(huge_mask) & !huge_mask == 0 {
+                bail!(EINVAL, "do_mmap: len rounded up to the huge page size is 0");
             }
             if mflags.contains(MapFlags::NORESERVE) {
                 return Err(crate::syscall::unsupported(

@@ -81,7 +81,10 @@ fn op() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
         reg().prop_map(|addr| Op::Brk { addr }),
-        ("[a-z\\x00]{0,300}", flags()).prop_map(|(name, flags)| Op::MemfdCreate { name, flags }),
+        ("[a-z\\x00]{0,300}", flags()).prop_map(|(name, flags)| Op::MemfdCreate {
+            name: name.into_bytes(),
+            flags
+        }),
         (0u64..8, reg()).prop_map(|(fd, length)| Op::Ftruncate { fd, length }),
         (
             0u64..8,

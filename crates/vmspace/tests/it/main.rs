@@ -8,6 +8,7 @@ mod harness;
 mod abi;
 mod access;
 mod brk;
+mod madvise;
 mod maps_format;
 mod memfd;
 mod merge;

@@ -111,3 +111,48 @@ proptest::proptest! {
         proptest::prop_assert_eq!(line.to_string(), want);
     }
 }
+
+#[test]
+fn memfd_names_are_bytes_printed_as_seq_file_path_does() {
+    // Live kernel (corpus/regressions/memfd-name-bytes.vms): only the newline is
+    // escaped (`\012`); a byte that is not UTF-8 reaches the name unchanged (249 of
+    // them are a valid name) and reads as U+FFFD in the maps String.
+    let mut t = T::new();
+    let names: [(&[u8], &str); 4] = [
+        (b"a\nb", "/memfd:a\\012b (deleted)"),
+        (b"t\tb\\c/d\r\x01 e", "/memfd:t\tb\\c/d\r\x01 e (deleted)"),
+        (b"x\xff\xc3\xa9", "/memfd:x\u{fffd}\u{e9} (deleted)"),
+        (b"\n\n\0ignored", "/memfd:\\012\\012 (deleted)"),
+    ];
+    for (i, (name, want)) in names.into_iter().enumerate() {
+        let fd = t.ok(Op::MemfdCreate {
+            name: name.to_vec(),
+            flags: 0,
+        });
+        t.ok(Op::Ftruncate { fd, length: P });
+        let addr = W + i as u64 * 2 * P;
+        t.ok(Op::Mmap {
+            addr,
+            len: P,
+            prot: 1,
+            flags: MAP_SHARED | MAP_FIXED,
+            fd,
+            offset: 0,
+        });
+        let text = t.mm.maps_text();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{addr:x}")))
+            .unwrap();
+        assert_eq!(&line[73..], want);
+        let vma = t.mm.vmas().find(|v| v.start == addr).unwrap();
+        assert_eq!(t.mm.maps_line(vma).name.as_deref(), Some(want));
+    }
+    assert_eq!(
+        t.ok(Op::MemfdCreate {
+            name: vec![0xff; 249],
+            flags: 0
+        }),
+        7
+    );
+}

@@ -470,3 +470,98 @@ fn hugetlb_is_enomem_or_reported_as_not_modelled() {
         o => panic!("expected Unsupported, got {o:?}"),
     }
 }
+
+#[test]
+fn fixed_addresses_in_the_last_4095_bytes_are_error_codes() {
+    // Live kernel (corpus/regressions/mmap-fixed-error-value-address.vms):
+    // __get_unmapped_area takes a MAP_FIXED address in [-4095, -1] for the error code
+    // it encodes; -4096 and below fail the TASK_SIZE check.
+    let mut t = T::new();
+    let cases = [
+        (0xffff_ffff_ffff_fff3, Errno::EACCES),
+        (u64::MAX, Errno::EPERM),
+        (0xffff_ffff_ffff_fffe, Errno::ENOENT),
+        (0xffff_ffff_ffff_ffea, Errno::EINVAL),
+        (0xffff_ffff_ffff_f001, Errno::from_raw(4095).unwrap()),
+        (0xffff_ffff_ffff_f000, Errno::ENOMEM),
+    ];
+    for (addr, want) in cases {
+        for (flags, len) in [
+            (MAP_PRIVATE | MAP_ANON | MAP_FIXED, P),
+            (MAP_PRIVATE | MAP_ANON | MAP_FIXED_NOREPLACE, P),
+            (MAP_SHARED | MAP_ANON | MAP_FIXED, P),
+            (MAP_PRIVATE | MAP_ANON | MAP_FIXED, 512 * P),
+        ] {
+            let o = t.mmap(addr, len, PROT_R, flags);
+            assert_eq!(o, Outcome::Error(want), "{addr:#x} {flags:#x} {len:#x}");
+        }
+    }
+    // Only a length above TASK_SIZE is refused before.
+    let too_long = t.mm.config().task_size + P;
+    let o = t.mmap(
+        0xffff_ffff_ffff_fff3,
+        too_long,
+        PROT_R,
+        MAP_PRIVATE | MAP_ANON | MAP_FIXED,
+    );
+    assert_eq!(o, Outcome::Error(Errno::ENOMEM));
+    // As a hint it is only a hint.
+    let Outcome::Value(a) = t.mmap(0xffff_ffff_ffff_fff3, P, PROT_R, MAP_PRIVATE | MAP_ANON) else {
+        panic!("a hint at the top should be ignored");
+    };
+    assert!(a < t.mm.config().task_size);
+}
+
+#[test]
+fn fixed_noreplace_of_the_whole_space_is_eexist() {
+    // Live kernel (corpus/regressions/mmap-fixed-noreplace-whole-space.vms): a fixed
+    // address is not held to the search's lower bound; only len > TASK_SIZE is ENOMEM.
+    let mut t = T::new();
+    t.anon_at(W, P, PROT_R);
+    let task_size = t.mm.config().task_size;
+    let flags = MAP_PRIVATE | MAP_ANON | MAP_FIXED_NOREPLACE;
+    assert_eq!(
+        t.mmap(0, task_size, PROT_R, flags),
+        Outcome::Error(Errno::EEXIST)
+    );
+    assert_eq!(
+        t.mmap(P, task_size - P, PROT_R, flags),
+        Outcome::Error(Errno::EEXIST)
+    );
+    assert_eq!(
+        t.mmap(0, task_size + P, PROT_R, flags),
+        Outcome::Error(Errno::ENOMEM)
+    );
+    assert_eq!(
+        t.mmap(P, task_size, PROT_R, flags),
+        Outcome::Error(Errno::ENOMEM)
+    );
+    let o = t.mmap(0, task_size, PROT_R, MAP_PRIVATE | MAP_ANON);
+    assert_eq!(o, Outcome::Error(Errno::ENOMEM));
+}
+
+#[test]
+fn hugetlb_length_rounded_to_zero_is_einval() {
+    // Live kernel (corpus/regressions/mmap-hugetlb-len-wraps.vms): ksys_mmap_pgoff
+    // rounds the length up to the huge page size, do_mmap refuses the 0.
+    const HUGETLB: u64 = 0x4_0000;
+    const HUGE_1GB: u64 = 30 << 26;
+    let mut t = T::new();
+    let f = MAP_PRIVATE | MAP_ANON | HUGETLB;
+    let cases = [
+        (0xffff_ffff_ffff_f000, f, Errno::EINVAL),
+        (0xffff_ffff_ffe0_0001, f, Errno::EINVAL),
+        (0xffff_ffff_ffe0_0000, f, Errno::ENOMEM),
+        (0xffff_ffff_c000_0001, f | HUGE_1GB, Errno::EINVAL),
+        (0xffff_ffff_c000_0000, f | HUGE_1GB, Errno::ENOMEM),
+        (0, f, Errno::EINVAL),
+        (P, f, Errno::ENOMEM),
+    ];
+    for (len, flags, want) in cases {
+        assert_eq!(
+            t.mmap(P, len, PROT_NONE, flags),
+            Outcome::Error(want),
+            "{len:#x}"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! madvise.
+
+use crate::harness::*;
+use vmspace::{Config, Errno, MapsLine, Mm, Op, Outcome, Seed, SeedVma};
+
+const MADV_REMOVE: u64 = 9;
+
+fn seeded(lines: &[&str]) -> T {
+    let seed = Seed {
+        vmas: lines
+            .iter()
+            .map(|l| SeedVma {
+                line: MapsLine::parse(l).unwrap(),
+                vm_flags: None,
+                faulted: true,
+            })
+            .collect(),
+        mmap_base: Config::default().mmap_base,
+        start_brk: 0x5555_5555_9000,
+        brk: 0x5555_5555_9000,
+        start_stack: 0,
+        data_segment: 0,
+        open_fds: vec![0, 1, 2],
+        locked_pages: 0,
+    };
+    T {
+        mm: Mm::from_seed(&seed, Config::default()).unwrap(),
+    }
+}
+
+#[test]
+fn remove_on_a_seeded_private_file_mapping_is_eacces() {
+    // Live kernel (a C probe: MADV_REMOVE on a MAP_PRIVATE mapping of libc.so.6, and
+    // on the vDSO): madvise_remove refuses memory without a vm_file with EINVAL and a
+    // file mapping that is not shared and writable with EACCES; a locked VMA is EINVAL
+    // before either.
+    let mut t = seeded(&[
+        "7ffff7db5000-7ffff7ddb000 r--p 00000000 fe:00 326279 /usr/lib/x86_64-linux-gnu/libc.so.6",
+        "7ffff7f88000-7ffff7f8a000 rw-p 001d3000 fe:00 326279 /usr/lib/x86_64-linux-gnu/libc.so.6",
+        "7ffff7fc8000-7ffff7fca000 r-xp 00000000 00:00 0 [vdso]",
+    ]);
+    let remove = |addr| Op::Madvise {
+        addr,
+        len: P,
+        advice: MADV_REMOVE,
+    };
+    assert_eq!(t.err(remove(0x7fff_f7db_5000)), Errno::EACCES);
+    assert_eq!(t.err(remove(0x7fff_f7f8_8000)), Errno::EACCES);
+    assert_eq!(t.err(remove(0x7fff_f7fc_8000)), Errno::EINVAL);
+    t.ok(Op::Mlock {
+        addr: 0x7fff_f7f8_8000,
+        len: P,
+    });
+    assert_eq!(t.err(remove(0x7fff_f7f8_8000)), Errno::EINVAL);
+    // Anonymous memory has no file: EINVAL.
+    let a = t.anon_at(W, P, PROT_RW);
+    assert_eq!(t.op(remove(a)), Outcome::Error(Errno::EINVAL));
+}
