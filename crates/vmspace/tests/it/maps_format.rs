@@ -111,3 +111,41 @@ proptest::proptest! {
         proptest::prop_assert_eq!(line.to_string(), want);
     }
 }
+
+#[test]
+fn windows_are_the_lines_of_the_maps_text_that_intersect() {
+    let mut t = T::new();
+    let a = t.anon_at(0x7f00_0000_0000, 4 * P, PROT_RW);
+    t.ok(Op::Mprotect {
+        addr: a + P,
+        len: P,
+        prot: 1,
+    });
+    let s = t.shared_anon_at(0x7f00_0001_0000, 2 * P);
+    let b = t.anon_at(0x7f00_0002_0000, P, 1);
+    let full = t.mm.maps_text();
+    let lines_in = |ranges: &[(u64, u64)]| -> String {
+        full.lines()
+            .filter(|l| {
+                let m = MapsLine::parse(l).unwrap();
+                m.start < 1 << 47 && ranges.iter().any(|&(x, y)| m.start < y && x < m.end)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let windows: [&[(u64, u64)]; 9] = [
+        &[(0, 1 << 47)],
+        &[(a, a + 1)],
+        &[(a + P, a + 2 * P)],
+        &[(a + P + 1, a + 3 * P)],
+        &[(a, a + P), (a + 2 * P, a + 3 * P)],
+        &[(a + 4 * P, s)],
+        &[(a + 3 * P, s + 1), (s + P, b + 1)],
+        &[(b + P, b + 2 * P)],
+        &[(0, 0), (a, a)],
+    ];
+    for w in windows {
+        assert_eq!(t.mm.maps_window(w), lines_in(w), "window {w:x?}");
+    }
+    assert_eq!(t.mm.maps_window(&[(a + 4 * P, s)]), "");
+}
