@@ -76,7 +76,9 @@ fn replay(spawner: &mut dyn Spawner, ops: &[Op]) -> Result<Option<(usize, Diverg
             Step::Diverge(div) => return Ok(Some((i, *div))),
         }
     }
-    Ok(None)
+    Ok(d.finish()
+        .map_err(|e| e.message)?
+        .map(|div| (ops.len().saturating_sub(1), div)))
 }
 
 /// Delta debugging (ddmin) of an operation list that makes the backends disagree.
@@ -301,6 +303,11 @@ pub fn fuzz(
                 if done.is_multiple_of(64) {
                     progress(done);
                 }
+            }
+            if divergence.is_none() {
+                divergence = d
+                    .finish()
+                    .map_err(|e| format!("{} (at the end of run {run})", e.message))?;
             }
             if std::env::var_os("VMSPACE_TIMING").is_some() {
                 let names = [

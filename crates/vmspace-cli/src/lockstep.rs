@@ -27,6 +27,20 @@ impl<'a> Lockstep<'a> {
     }
 }
 
+impl Lockstep<'_> {
+    /// End the run: compare everything that the steps compare only where a call could
+    /// have changed it (the whole maps texts, every counter). A disagreement becomes
+    /// [`divergence`](Self::divergence) and an error.
+    pub fn finish(&mut self) -> Result<(), BackendError> {
+        if let Some(d) = self.differ.finish()? {
+            let message = format!("the engine and the kernel disagree ({})", d.kind);
+            self.divergence = Some(d);
+            return Err(BackendError { message });
+        }
+        Ok(())
+    }
+}
+
 impl Backend for Lockstep<'_> {
     fn name(&self) -> &'static str {
         "engine+kernel"

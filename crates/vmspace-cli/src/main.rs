@@ -493,6 +493,20 @@ fn cmd_diff(file: &PathBuf, timeout: Duration, json: bool) -> Result<ExitCode> {
             }
         }
     }
+    if lock.finish().is_err()
+        && let Some(d) = &lock.divergence
+    {
+        println!(
+            "{}",
+            paint(
+                color,
+                "31",
+                "at the end of the script (the whole maps and counters)"
+            )
+        );
+        print!("{d}");
+        return Ok(ExitCode::from(1));
+    }
     if !json {
         println!(
             "{} operations: the engine and the kernel agree",

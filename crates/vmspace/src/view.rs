@@ -146,8 +146,7 @@ impl Mm {
             if lo >= hi {
                 continue;
             }
-            let first = self.vmas.at_or_below(lo).filter(|v| v.end > lo);
-            for v in first.into_iter().chain(self.vmas.range(lo, hi)) {
+            for v in self.vmas_in(lo, hi) {
                 if v.start < done {
                     continue;
                 }
