@@ -181,3 +181,45 @@ fn the_whole_text_is_compared_at_least_every_32_calls() {
         "the first whole-text comparison is at the 32nd call"
     );
 }
+
+/// A backend that answers no window (the default of `Backend::maps_window`): the
+/// differ reads its whole text instead, after every call that can change the VMAs.
+struct NoWindows(Liar);
+
+impl Backend for NoWindows {
+    fn name(&self) -> &'static str {
+        "no windows"
+    }
+    fn apply(&mut self, op: &Op) -> Result<Outcome, BackendError> {
+        self.0.apply(op)
+    }
+    fn maps(&mut self) -> Result<String, BackendError> {
+        self.0.maps()
+    }
+    fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
+        self.0.pages(start, npages)
+    }
+    fn counters(&mut self) -> Result<Counters, BackendError> {
+        self.0.counters()
+    }
+}
+
+#[test]
+fn a_backend_without_windows_is_compared_by_its_whole_text() {
+    let mut e = engine();
+    let mut k = NoWindows(Liar {
+        mm: engine(),
+        lie: Some(A),
+        full_reads: 0,
+        window_reads: 0,
+    });
+    assert_eq!(k.maps_window(&[(0, 1 << 47)]).unwrap(), None);
+    let seed = vmspace_cli::default_seed();
+    let mut d = Differ::seeded(&mut e, &mut k, &seed);
+    let Ok(Step::Diverge(div)) = d.step(&fixed(A, P, RW)) else {
+        panic!("the misreported VMA was not found at the call that made it");
+    };
+    assert_eq!(div.kind, "maps");
+    drop(d);
+    assert_eq!((k.0.full_reads, k.0.window_reads), (1, 0));
+}

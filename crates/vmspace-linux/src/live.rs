@@ -532,6 +532,9 @@ impl LiveBackend {
 
     fn recv(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), Stall> {
         let mut done = 0;
+        // The agent runs on this CPU, after this thread sleeps: a read before that
+        // would only say EAGAIN, so wait first.
+        wait_for(self.resp.as_fd(), libc::POLLIN, deadline)?;
         while done < buf.len() {
             match self.resp.read(&mut buf[done..]) {
                 Ok(0) => return Err(Stall::Closed),
