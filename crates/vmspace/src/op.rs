@@ -390,8 +390,7 @@ pub trait Backend {
     /// the top of user space — each VMA once, in address order; the gate line is never
     /// included. `Ok(None)` when the backend cannot answer for a part of the space (the
     /// caller then reads the whole text), which is what the default does.
-    fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
-        let _ = ranges;
+    fn maps_window(&mut self, _ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
         Ok(None)
     }
     /// Page-table state of `npages` pages starting at the page-aligned `start`.

@@ -148,4 +148,25 @@ fn windows_are_the_lines_of_the_maps_text_that_intersect() {
         assert_eq!(t.mm.maps_window(w), lines_in(w), "window {w:x?}");
     }
     assert_eq!(t.mm.maps_window(&[(a + 4 * P, s)]), "");
+    // As a backend, the engine answers every window.
+    let w = [(a, s + 1)];
+    assert_eq!(
+        vmspace::Backend::maps_window(&mut t.mm, &w).unwrap(),
+        Some(lines_in(&w))
+    );
+}
+
+#[test]
+fn vmas_in_lists_each_intersecting_vma_once() {
+    let mut t = T::new();
+    let a = t.anon_at(0x7f00_0000_0000, 4 * P, PROT_RW);
+    let b = t.anon_at(0x7f00_0000_8000, 2 * P, 1);
+    let starts = |s: u64, e: u64| t.mm.vmas_in(s, e).map(|v| v.start).collect::<Vec<_>>();
+    assert_eq!(starts(a, a + 1), [a]);
+    assert_eq!(starts(a + P, b + 1), [a, b]);
+    assert_eq!(starts(a + 4 * P, b), Vec::<u64>::new());
+    assert_eq!(starts(b, b + 2 * P), [b]);
+    // An empty range holds nothing, even inside a VMA.
+    assert_eq!(starts(a + P, a + P), Vec::<u64>::new());
+    assert_eq!(starts(b + P, b), Vec::<u64>::new());
 }
