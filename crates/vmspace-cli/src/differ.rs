@@ -117,7 +117,7 @@ pub struct Differ<'a> {
     /// The other side (the live kernel).
     pub kernel: &'a mut dyn Backend,
     /// Page ranges operations have named so far, as sorted disjoint `[start, end)`.
-    touched: Vec<(u64, u64)>,
+    touched: std::collections::BTreeMap<u64, u64>,
     /// At most this many pages are compared per step.
     pub max_compare_pages: u64,
     /// Ranges whose page-table state and contents the engine cannot know (the seeded
@@ -144,13 +144,17 @@ pub struct Differ<'a> {
     was_locked: bool,
     /// The engine's maps text as last rendered, with its VMA generation.
     engine_maps: Option<(u64, String)>,
-    /// The engine's VMA ranges, with the VMA generation they were listed at.
-    vma_ranges: (Option<u64>, Vec<(u64, u64)>),
     /// The tables of the frame-sharing comparison.
     pairing: compare::FramePairing,
     /// The kernel's maps text at the last comparison that agreed, with the engine's
     /// VMA generation then.
     last_kmaps: Option<(u64, String)>,
+    /// Steps since the whole maps texts were last compared.
+    since_full: u64,
+    /// The engine's break before the current step.
+    brk: u64,
+    /// The last operation both sides agreed on, with its outcome.
+    last: Option<(Op, Outcome)>,
 }
 
 impl fmt::Debug for Differ<'_> {
@@ -165,6 +169,18 @@ const PAGE: u64 = 4096;
 /// Runs of compared pages at most this far apart are read from the kernel together.
 const MERGE_GAP: u64 = 512 * PAGE;
 const USER_END: u64 = 1 << 47;
+/// The whole maps texts are compared at least every this many steps (or every
+/// `map_count / 8`, whichever is more), and at [`Differ::finish`].
+const FULL_EVERY: u64 = 32;
+
+/// `[a, b) [c, d)` for a message.
+fn ranges_text(ranges: &[(u64, u64)]) -> String {
+    let v: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| format!("[{a:#x}, {b:#x})"))
+        .collect();
+    v.join(" ")
+}
 
 impl<'a> Differ<'a> {
     /// A differ over the engine and another backend.
@@ -173,7 +189,7 @@ impl<'a> Differ<'a> {
         Self {
             engine,
             kernel,
-            touched: Vec::new(),
+            touched: std::collections::BTreeMap::new(),
             max_compare_pages: 4096,
             opaque: Vec::new(),
             seed_brk: 0,
@@ -185,9 +201,11 @@ impl<'a> Differ<'a> {
             timing: Default::default(),
             was_locked,
             engine_maps: None,
-            vma_ranges: (None, Vec::new()),
             pairing: compare::FramePairing::default(),
             last_kmaps: None,
+            since_full: 0,
+            brk: 0,
+            last: None,
         }
     }
 
@@ -277,16 +295,20 @@ impl<'a> Differ<'a> {
         if e <= s {
             return;
         }
-        self.touched.push((s, e));
-        self.touched.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.touched.len());
-        for &(a, b) in &self.touched {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
-            }
+        // Merge with the ranges it overlaps or meets: the one starting at or below
+        // `s` and every one starting in `[s, e]`.
+        let (mut s, mut e) = (s, e);
+        if let Some((&ps, &pe)) = self.touched.range(..=s).next_back()
+            && pe >= s
+        {
+            s = ps;
+            e = e.max(pe);
         }
-        self.touched = merged;
+        while let Some((&ns, &ne)) = self.touched.range(s..=e).next() {
+            e = e.max(ne);
+            self.touched.remove(&ns);
+        }
+        self.touched.insert(s, e);
     }
 
     /// Perform `op` on both and compare everything observable.
@@ -303,6 +325,7 @@ impl<'a> Differ<'a> {
             }))
         };
         let t0 = std::time::Instant::now();
+        self.brk = self.engine.brk_value();
         let kernel = self.kernel.apply(op)?;
         // What the kernel side does not do, the engine must not do either.
         if let Outcome::Unsupported(why) = &kernel {
@@ -368,10 +391,9 @@ impl<'a> Differ<'a> {
             );
         }
         let t2 = std::time::Instant::now();
-        // Calls that cannot change the VMA list skip the (expensive) kernel maps read:
-        // memfd and process calls, and accesses that grew no stack on the engine side
-        // (a kernel-only change would show at the next read, and every 16th step reads
-        // regardless).
+        // Calls that cannot change the VMA list skip the kernel's maps: memfd and
+        // process calls, and accesses that grew no stack on the engine side (a
+        // kernel-only change would show at the next full comparison).
         // The engine's maps text changes exactly when its VMA generation does.
         let generation = self.engine.vma_generation();
         let engine_changed = generation != self.last_gen;
@@ -385,39 +407,44 @@ impl<'a> Differ<'a> {
             Op::Load { .. } | Op::Store { .. } | Op::Fill { .. } => engine_changed,
             _ => true,
         };
+        self.since_full += 1;
         let t3;
-        if may_change || engine_changed || self.steps.is_multiple_of(16) {
-            // The engine's text is rendered again only when its VMAs changed.
-            if self
-                .engine_maps
-                .as_ref()
-                .is_none_or(|(g, _)| *g != generation)
-            {
-                self.engine_maps = Some((generation, self.engine.maps_text()));
-            }
-            let kmaps = self.kernel.maps()?;
-            let emaps = self.engine_maps.as_ref().map_or("", |(_, t)| t.as_str());
+        // The whole text is compared now and then (more rarely the more VMAs there
+        // are, so that its cost per step stays bounded), after calls whose effect on
+        // the VMAs is not confined to ranges they name, and when the kernel cannot
+        // answer for a window; otherwise only the VMAs the call could have changed.
+        let window = if may_change || engine_changed {
+            self.window_of(op, &kernel)
+        } else {
+            None
+        };
+        let full_due = self.since_full >= FULL_EVERY.max(self.engine.map_count() / 8);
+        let kwindow = match &window {
+            Some(w) if !full_due => self.kernel.maps_window(w)?,
+            _ => None,
+        };
+        if let (Some(kwin), Some(w)) = (kwindow, &window) {
+            let ewin = vmspace::Mm::maps_window(self.engine, w);
             t3 = std::time::Instant::now();
             self.timing[2] += t3 - t2;
-            // The same kernel text as at the last comparison, with the same engine
-            // text, agrees as it did then.
-            let unchanged = self
-                .last_kmaps
-                .as_ref()
-                .is_some_and(|(g, k)| *g == generation && *k == kmaps);
-            if !unchanged && !self.matcher.same(emaps, &kmaps) {
+            if !self.matcher.same(&ewin, &kwin) {
                 let (kn, en) = (
-                    compare::normalize_maps(&kmaps),
-                    compare::normalize_maps(emaps),
+                    compare::normalize_maps(&kwin),
+                    compare::normalize_maps(&ewin),
                 );
                 return diverge(
                     self,
                     "maps",
-                    "the maps texts differ".to_string(),
+                    format!("the maps lines differ in {}", ranges_text(w)),
                     Some(compare::maps_diff(&en, &kn)),
                 );
             }
-            self.last_kmaps = Some((generation, kmaps));
+        } else if may_change || engine_changed || full_due {
+            if let Some(d) = self.compare_full_maps(generation)? {
+                return diverge(self, "maps", "the maps texts differ".to_string(), Some(d));
+            }
+            t3 = std::time::Instant::now();
+            self.timing[2] += t3 - t2;
         } else {
             t3 = std::time::Instant::now();
         }
@@ -496,7 +523,140 @@ impl<'a> Differ<'a> {
         }
         self.was_locked = engine_locked;
         self.timing[5] += t5.elapsed();
+        self.last = Some((op.clone(), kernel.clone()));
         Ok(Step::Agree(kernel))
+    }
+
+    /// The comparison that ends a run: the whole maps texts and every counter, which
+    /// the steps compare only where a call could have changed them, then a confirmation
+    /// that the kernel side is still alive ([`Backend::confirm`]). `Ok(None)` when they
+    /// agree.
+    pub fn finish(&mut self) -> Result<Option<Divergence>, BackendError> {
+        let generation = self.engine.vma_generation();
+        let Some((last, outcome)) = self.last.clone() else {
+            return Ok(None);
+        };
+        let make = |kind, detail: String, maps_diff| Divergence {
+            op: last.clone(),
+            kind,
+            detail,
+            engine: outcome.clone(),
+            kernel: outcome.clone(),
+            engine_reason: None,
+            maps_diff,
+        };
+        let found = if let Some(d) = self.compare_full_maps(generation)? {
+            Some(make(
+                "maps",
+                "the maps texts differ at the end of the run".to_string(),
+                Some(d),
+            ))
+        } else {
+            let ec = vmspace::Mm::counters(self.engine);
+            let mut kc = self.kernel.status_counters()?;
+            kc.map_count = ec.map_count;
+            compare::counters_disagreement(&ec, &kc).map(|d| make("counters", d, None))
+        };
+        // Everything read from the kernel side must have been read from a live process
+        // (a dead one's files read as empty).
+        self.kernel.confirm()?;
+        Ok(found)
+    }
+
+    /// Compare the whole maps texts; a diff when they differ.
+    fn compare_full_maps(&mut self, generation: u64) -> Result<Option<String>, BackendError> {
+        self.since_full = 0;
+        // The engine's text is rendered again only when its VMAs changed.
+        if self
+            .engine_maps
+            .as_ref()
+            .is_none_or(|(g, _)| *g != generation)
+        {
+            self.engine_maps = Some((generation, self.engine.maps_text()));
+        }
+        let kmaps = self.kernel.maps()?;
+        let emaps = self.engine_maps.as_ref().map_or("", |(_, t)| t.as_str());
+        // The same kernel text as at the last comparison, with the same engine text,
+        // agrees as it did then.
+        let unchanged = self
+            .last_kmaps
+            .as_ref()
+            .is_some_and(|(g, k)| *g == generation && *k == kmaps);
+        if !unchanged && !self.matcher.same(emaps, &kmaps) {
+            let (kn, en) = (
+                compare::normalize_maps(&kmaps),
+                compare::normalize_maps(emaps),
+            );
+            return Ok(Some(compare::maps_diff(&en, &kn)));
+        }
+        self.last_kmaps = Some((generation, kmaps));
+        Ok(None)
+    }
+
+    /// The address ranges in which `op` (with the kernel's `outcome`) can have changed
+    /// VMAs, sorted and disjoint; `None` when its effect is not confined to ranges it
+    /// names (the whole text is compared then).
+    fn window_of(&mut self, op: &Op, outcome: &Outcome) -> Option<Vec<(u64, u64)>> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut add = |s: u64, e: u64| {
+            let (s, e) = (s.min(USER_END), e.min(USER_END));
+            if s < e {
+                out.push((s, e));
+            }
+        };
+        match op {
+            Op::Mmap { .. }
+            | Op::Munmap { .. }
+            | Op::Mremap { .. }
+            | Op::Mprotect { .. }
+            | Op::Madvise { .. }
+            | Op::Mlock { .. }
+            | Op::Mlock2 { .. }
+            | Op::Munlock { .. }
+            | Op::Load { .. }
+            | Op::Store { .. }
+            | Op::Fill { .. } => {
+                for (s, e) in op.touched_ranges() {
+                    add(s, e);
+                }
+            }
+            Op::Brk { .. } => {
+                // The heap moves between the old break and the new one (on either
+                // side), and only VMAs there can gain or lose the [heap] name.
+                let (old, new) = (self.brk, self.engine.brk_value());
+                let k = match outcome {
+                    Outcome::Value(v) => *v,
+                    _ => new,
+                };
+                let lo = old.min(new).min(k);
+                let hi = old.max(new).max(k);
+                add(lo.saturating_sub(PAGE), hi.saturating_add(PAGE));
+            }
+            _ => return None,
+        }
+        if let (Op::Mmap { len, .. } | Op::Mremap { new_len: len, .. }, Outcome::Value(v)) =
+            (op, outcome)
+        {
+            add(*v, v.saturating_add(*len));
+        }
+        if out.is_empty() {
+            // Nothing named: e.g. a zero-length call; the VMA list cannot have changed
+            // unless the engine says it did.
+            return if self.engine.vma_generation() == self.last_gen {
+                Some(out)
+            } else {
+                None
+            };
+        }
+        out.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(out.len());
+        for (a, b) in out {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        Some(merged)
     }
 
     /// The page ranges to compare after `op`: its own ranges (and a new mapping's
@@ -531,15 +691,24 @@ impl<'a> Differ<'a> {
                 | Op::Brk { .. }
         );
         if global {
-            out.extend(self.touched.iter().copied());
+            out.extend(self.touched.iter().map(|(&a, &b)| (a, b)));
         } else if !self.touched.is_empty() {
             // The next SLICE bytes of the touched set after the cursor, wrapping around.
             let mut left = SLICE;
             let mut cursor = self.cursor;
             for _ in 0..2 {
-                for &(ts, te) in &self.touched {
-                    if left == 0 || te <= cursor {
-                        continue;
+                let containing = self
+                    .touched
+                    .range(..=cursor)
+                    .next_back()
+                    .filter(|&(_, &te)| te > cursor);
+                let after = self.touched.range((
+                    std::ops::Bound::Excluded(cursor),
+                    std::ops::Bound::Unbounded,
+                ));
+                for (&ts, &te) in containing.into_iter().chain(after) {
+                    if left == 0 {
+                        break;
                     }
                     let s = ts.max(cursor);
                     let e = te.min(s + left);
@@ -569,20 +738,13 @@ impl<'a> Differ<'a> {
     /// (outside them both sides have no page-table entries by construction) and
     /// outside the seeded process's own mappings.
     fn compare_pages(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
-        // The maps texts agree at this point, so the engine's VMAs are the kernel's
-        // (listed again only when they changed).
-        let generation = self.engine.vma_generation();
-        if self.vma_ranges.0 != Some(generation) {
-            self.vma_ranges = (
-                Some(generation),
-                self.engine.vmas().map(|v| (v.start, v.end)).collect(),
-            );
-        }
-        let vmas = &self.vma_ranges.1;
+        // The maps agree where the call could have changed them, so the engine's VMAs
+        // there are the kernel's.
         let mut runs = Vec::new();
         let mut budget = self.max_compare_pages;
         'outer: for &(ts, te) in ranges {
-            for &(vs, ve) in vmas {
+            for v in self.engine.vmas_in(ts, te) {
+                let (vs, ve) = (v.start, v.end);
                 let s = ts.max(vs);
                 let e = te.min(ve);
                 if s < e && self.own_at(s, e).is_none() {

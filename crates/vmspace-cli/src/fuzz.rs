@@ -99,8 +99,9 @@ fn replay(
             Step::Unsupported(_) => return Ok(None),
         }
     }
-    d.confirm().map_err(|e| e.message)?;
-    Ok(None)
+    Ok(d.finish()
+        .map_err(|e| e.message)?
+        .map(|div| (ops.len().saturating_sub(1), div, outs)))
 }
 
 /// Delta debugging (ddmin) of an operation list that makes the backends disagree,
@@ -438,8 +439,9 @@ pub fn fuzz_until(
                 }
             }
             if divergence.is_none() {
-                // The last observations were of a live process too.
-                d.confirm().map_err(|e| failed(e, history.len()))?;
+                // The whole text and counters, and the last observations were of a
+                // live process too.
+                divergence = d.finish().map_err(|e| failed(e, history.len()))?;
             }
             if std::env::var_os("VMSPACE_TIMING").is_some() {
                 let names = [

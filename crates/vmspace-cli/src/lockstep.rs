@@ -56,6 +56,22 @@ impl<'a> Lockstep<'a> {
     pub fn confirm(&mut self) -> Result<(), BackendError> {
         self.differ.confirm()
     }
+
+    /// End the run: compare everything that the steps compare only where a call could
+    /// have changed it (the whole maps texts, every counter), and confirm the kernel
+    /// side is alive. A disagreement becomes [`divergence`](Self::divergence) and an
+    /// error.
+    ///
+    /// # Errors
+    /// A disagreement, or a failure of the kernel side.
+    pub fn finish(&mut self) -> Result<(), BackendError> {
+        if let Some(d) = self.differ.finish()? {
+            let message = format!("the engine and the kernel disagree ({})", d.kind);
+            self.divergence = Some(d);
+            return Err(BackendError::new(message));
+        }
+        Ok(())
+    }
 }
 
 impl Backend for Lockstep<'_> {

@@ -638,8 +638,20 @@ fn cmd_diff(
             }
         }
     }
-    // The observations after the last line were of a live agent too.
-    if let Err(e) = lock.confirm() {
+    // The whole text and counters at the end, read from a live agent.
+    if let Err(e) = lock.finish() {
+        if let Some(d) = &lock.divergence {
+            println!(
+                "{}",
+                paint(
+                    color,
+                    "31",
+                    "at the end of the script (the whole maps and counters)"
+                )
+            );
+            print!("{d}");
+            return Ok(ExitCode::from(1));
+        }
         eprintln!("{}: after the last line: {e}", file.display());
         if let Some((line, what)) = &damaged {
             eprintln!(

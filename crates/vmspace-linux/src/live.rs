@@ -99,6 +99,8 @@ pub struct LiveBackend {
     seed: Seed,
     rlimits: Rlimits,
     gone: Option<String>,
+    /// Whether the kernel answers `PROCMAP_QUERY` (until it says it does not).
+    procmap_query: bool,
 }
 
 /// Why an exchange with the agent stopped short.
@@ -161,6 +163,7 @@ impl LiveBackend {
             seed: Seed::default(),
             rlimits: Rlimits::default(),
             gone: None,
+            procmap_query: true,
         };
         let nonblock = sys::set_nonblocking(me.req.as_fd())
             .and_then(|()| sys::set_nonblocking(me.resp.as_fd()))
@@ -568,6 +571,9 @@ impl LiveBackend {
 
     fn recv(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), Stall> {
         let mut done = 0;
+        // The agent runs on this CPU, after this thread sleeps: a read before that
+        // would only say EAGAIN, so wait first.
+        wait_for(self.resp.as_fd(), libc::POLLIN, deadline)?;
         while done < buf.len() {
             match self.resp.read(&mut buf[done..]) {
                 Ok(0) => return Err(Stall::Closed),
@@ -828,6 +834,89 @@ impl LiveBackend {
         text
     }
 
+    /// The maps lines of the VMAs that intersect any of `ranges` (sorted, disjoint
+    /// `[start, end)` below the top of user space), each once, in address order, as
+    /// `/proc/<pid>/maps` prints them: one `PROCMAP_QUERY` ioctl per VMA (Linux 6.11+)
+    /// instead of a read of the whole text. `Ok(None)` when the kernel lacks the ioctl.
+    ///
+    /// # Linux
+    /// `procfs_procmap_ioctl` and `do_procmap_query` answer for the VMA covering an
+    /// address or the next one; the name is what `show_map_vma` prints, except that
+    /// `seq_file_path` escapes a newline as `\012` and the ioctl does not.
+    pub fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, LiveError> {
+        self.check_alive()?;
+        if !self.procmap_query {
+            return Ok(None);
+        }
+        let path = self.proc_path("maps");
+        let mut files = self.proc_files.borrow_mut();
+        if !files.iter().any(|(n, _)| *n == "maps") {
+            let f = File::open(&path).map_err(|source| LiveError::Proc {
+                path: path.clone(),
+                source,
+            })?;
+            files.push(("maps", f));
+        }
+        let f = &files
+            .iter()
+            .find(|(n, _)| *n == "maps")
+            .expect("inserted above")
+            .1;
+        let mut name = [0u8; 4096];
+        let mut out = String::new();
+        let mut done = 0u64;
+        for &(lo, hi) in ranges {
+            let mut at = lo.max(done);
+            while at < hi {
+                let v = match crate::sys::procmap_query(f.as_fd(), at, &mut name) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => break,
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) => {
+                        drop(files);
+                        self.procmap_query = false;
+                        return Ok(None);
+                    }
+                    Err(source) => return Err(LiveError::Proc { path, source }),
+                };
+                if v.start >= hi || v.end <= at {
+                    break;
+                }
+                let raw = &name[..v.name_len];
+                let text = if raw.is_empty() {
+                    None
+                } else {
+                    let mut esc = Vec::with_capacity(raw.len());
+                    for &b in raw {
+                        if b == b'\n' {
+                            esc.extend_from_slice(b"\\012");
+                        } else {
+                            esc.push(b);
+                        }
+                    }
+                    Some(String::from_utf8_lossy(&esc).into_owned())
+                };
+                vmspace::MapsLine {
+                    start: v.start,
+                    end: v.end,
+                    read: v.flags & 1 != 0,
+                    write: v.flags & 2 != 0,
+                    exec: v.flags & 4 != 0,
+                    shared: v.flags & 8 != 0,
+                    offset: v.offset,
+                    dev_major: v.dev_major,
+                    dev_minor: v.dev_minor,
+                    inode: v.inode,
+                    name: text,
+                }
+                .write_to(&mut out);
+                out.push('\n');
+                at = v.end;
+                done = v.end;
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Raw pagemap entries of `npages` pages from `start`.
     fn read_pagemap(
         &mut self,
@@ -1071,6 +1160,10 @@ impl Backend for LiveBackend {
     fn maps(&mut self) -> Result<String, BackendError> {
         let r = self.check_alive().and_then(|()| self.read_proc("maps"));
         r.map_err(|e| backend_error(self.explain(e)))
+    }
+
+    fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
+        LiveBackend::maps_window(self, ranges).map_err(backend_error)
     }
 
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {

@@ -726,6 +726,76 @@ pub(crate) fn heap_in_use() -> u64 {
     (mi.uordblks + mi.hblkhd) as u64
 }
 
+/// One VMA as `PROCMAP_QUERY` describes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueriedVma {
+    pub start: u64,
+    pub end: u64,
+    /// `PROCMAP_QUERY_VMA_*` bits: readable 1, writable 2, executable 4, shared 8.
+    pub flags: u64,
+    pub offset: u64,
+    pub inode: u64,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    /// Bytes of the name written to the caller's buffer, without the NUL (0: no name).
+    pub name_len: usize,
+}
+
+/// `ioctl(maps_fd, PROCMAP_QUERY, ...)` (Linux 6.11+) for the VMA covering `addr`, or
+/// the next one above it: `Ok(None)` when there is none (ENOENT). The name (NUL
+/// terminated by the kernel) goes into `name`; a name that does not fit is an error
+/// (ENAMETOOLONG), as is a kernel without the ioctl (ENOTTY).
+pub(crate) fn procmap_query(
+    maps: BorrowedFd<'_>,
+    addr: u64,
+    name: &mut [u8],
+) -> io::Result<Option<QueriedVma>> {
+    use linux_raw_sys::general::{
+        PROCFS_IOCTL_MAGIC, procmap_query, procmap_query_flags::PROCMAP_QUERY_COVERING_OR_NEXT_VMA,
+    };
+    // _IOWR(PROCFS_IOCTL_MAGIC, 17, struct procmap_query)
+    const SIZE: u64 = core::mem::size_of::<procmap_query>() as u64;
+    const REQUEST: u64 = (3 << 30) | (SIZE << 16) | ((PROCFS_IOCTL_MAGIC as u64) << 8) | 17;
+    let mut q = procmap_query {
+        size: SIZE,
+        query_flags: PROCMAP_QUERY_COVERING_OR_NEXT_VMA as u64,
+        query_addr: addr,
+        vma_start: 0,
+        vma_end: 0,
+        vma_flags: 0,
+        vma_page_size: 0,
+        vma_offset: 0,
+        inode: 0,
+        dev_major: 0,
+        dev_minor: 0,
+        vma_name_size: u32::try_from(name.len()).unwrap_or(u32::MAX),
+        build_id_size: 0,
+        vma_name_addr: name.as_mut_ptr() as u64,
+        build_id_addr: 0,
+    };
+    // SAFETY: the kernel reads and writes one `struct procmap_query` that we own, and
+    // writes at most `vma_name_size` bytes to `name`, which we borrow mutably for the
+    // call; no build id is asked for (size 0).
+    let r = unsafe { libc::ioctl(maps.as_raw_fd(), REQUEST as libc::c_ulong, &mut q) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENOENT) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    Ok(Some(QueriedVma {
+        start: q.vma_start,
+        end: q.vma_end,
+        flags: q.vma_flags,
+        offset: q.vma_offset,
+        inode: q.inode,
+        dev_major: q.dev_major,
+        dev_minor: q.dev_minor,
+        name_len: (q.vma_name_size as usize).saturating_sub(1).min(name.len()),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

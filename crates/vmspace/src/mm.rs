@@ -159,6 +159,16 @@ impl Mm {
         self.vmas.iter()
     }
 
+    /// The VMAs that intersect `[start, end)`, in address order, at a cost of one
+    /// search plus their number.
+    pub fn vmas_in(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma> {
+        let first = self
+            .vmas
+            .at_or_below(start)
+            .filter(|v| v.start < start && v.end > start && start < end);
+        first.into_iter().chain(self.vmas.range(start, end))
+    }
+
     /// A number that changes whenever the VMA list (or anything else the maps text
     /// shows) may have changed; equal numbers mean an identical maps text.
     pub fn vma_generation(&self) -> u64 {

@@ -422,6 +422,14 @@ pub trait Backend {
     fn apply(&mut self, op: &Op) -> Result<Outcome, BackendError>;
     /// The full `/proc/pid/maps` text.
     fn maps(&mut self) -> Result<String, BackendError>;
+    /// The maps lines (each ending in a newline, as in [`maps`](Self::maps)) of the
+    /// VMAs that intersect any of `ranges` — sorted, disjoint `[start, end)` ranges below
+    /// the top of user space — each VMA once, in address order; the gate line is never
+    /// included. `Ok(None)` when the backend cannot answer for a part of the space (the
+    /// caller then reads the whole text), which is what the default does.
+    fn maps_window(&mut self, _ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
     /// Page-table state of `npages` pages starting at the page-aligned `start`.
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError>;
     /// Counters.

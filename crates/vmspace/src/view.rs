@@ -134,6 +134,30 @@ impl Mm {
         s
     }
 
+    /// The maps lines of the VMAs that intersect any of `ranges` (sorted, disjoint
+    /// `[start, end)`), each VMA once and in address order, each line ending in a
+    /// newline; the gate line is never included. What [`maps_text`](Self::maps_text)
+    /// shows for those VMAs, at a cost proportional to their number.
+    pub fn maps_window(&self, ranges: &[(u64, u64)]) -> String {
+        let mut s = String::new();
+        let mut done = 0u64;
+        for &(lo, hi) in ranges {
+            let lo = lo.max(done);
+            if lo >= hi {
+                continue;
+            }
+            for v in self.vmas_in(lo, hi) {
+                if v.start < done {
+                    continue;
+                }
+                self.write_maps_line(v, &mut s);
+                s.push('\n');
+                done = v.end;
+            }
+        }
+        s
+    }
+
     /// `/proc/pid/smaps`-style `VmFlags` of the VMA containing `addr`.
     pub fn vm_flags_at(&self, addr: u64) -> Option<crate::VmFlags> {
         self.vma_at(addr).map(|v| v.vm_flags)

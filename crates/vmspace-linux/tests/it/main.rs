@@ -4,6 +4,7 @@
 //! truth and the harness the thing under test.
 
 mod access;
+mod maps_window;
 mod pages;
 mod robustness;
 mod seed;

@@ -129,6 +129,9 @@ impl Backend for Mm {
     fn maps(&mut self) -> Result<String, BackendError> {
         Ok(self.maps_text())
     }
+    fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
+        Ok(Some(Mm::maps_window(self, ranges)))
+    }
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
         Ok(self.page_states(start, npages))
     }

@@ -156,3 +156,62 @@ fn memfd_names_are_bytes_printed_as_seq_file_path_does() {
         7
     );
 }
+
+#[test]
+fn windows_are_the_lines_of_the_maps_text_that_intersect() {
+    let mut t = T::new();
+    let a = t.anon_at(0x7f00_0000_0000, 4 * P, PROT_RW);
+    t.ok(Op::Mprotect {
+        addr: a + P,
+        len: P,
+        prot: 1,
+    });
+    let s = t.shared_anon_at(0x7f00_0001_0000, 2 * P);
+    let b = t.anon_at(0x7f00_0002_0000, P, 1);
+    let full = t.mm.maps_text();
+    let lines_in = |ranges: &[(u64, u64)]| -> String {
+        full.lines()
+            .filter(|l| {
+                let m = MapsLine::parse(l).unwrap();
+                m.start < 1 << 47 && ranges.iter().any(|&(x, y)| m.start < y && x < m.end)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let windows: [&[(u64, u64)]; 9] = [
+        &[(0, 1 << 47)],
+        &[(a, a + 1)],
+        &[(a + P, a + 2 * P)],
+        &[(a + P + 1, a + 3 * P)],
+        &[(a, a + P), (a + 2 * P, a + 3 * P)],
+        &[(a + 4 * P, s)],
+        &[(a + 3 * P, s + 1), (s + P, b + 1)],
+        &[(b + P, b + 2 * P)],
+        &[(0, 0), (a, a)],
+    ];
+    for w in windows {
+        assert_eq!(t.mm.maps_window(w), lines_in(w), "window {w:x?}");
+    }
+    assert_eq!(t.mm.maps_window(&[(a + 4 * P, s)]), "");
+    // As a backend, the engine answers every window.
+    let w = [(a, s + 1)];
+    assert_eq!(
+        vmspace::Backend::maps_window(&mut t.mm, &w).unwrap(),
+        Some(lines_in(&w))
+    );
+}
+
+#[test]
+fn vmas_in_lists_each_intersecting_vma_once() {
+    let mut t = T::new();
+    let a = t.anon_at(0x7f00_0000_0000, 4 * P, PROT_RW);
+    let b = t.anon_at(0x7f00_0000_8000, 2 * P, 1);
+    let starts = |s: u64, e: u64| t.mm.vmas_in(s, e).map(|v| v.start).collect::<Vec<_>>();
+    assert_eq!(starts(a, a + 1), [a]);
+    assert_eq!(starts(a + P, b + 1), [a, b]);
+    assert_eq!(starts(a + 4 * P, b), Vec::<u64>::new());
+    assert_eq!(starts(b, b + 2 * P), [b]);
+    // An empty range holds nothing, even inside a VMA.
+    assert_eq!(starts(a + P, a + P), Vec::<u64>::new());
+    assert_eq!(starts(b + P, b), Vec::<u64>::new());
+}
