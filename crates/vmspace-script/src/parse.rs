@@ -226,7 +226,7 @@ pub fn parse_script_with_env(file_name: &str, text: &str, env: &Env) -> Result<S
 /// # Errors
 /// The first line that does not parse.
 pub fn parse_strace_log(file_name: &str, text: &str) -> Result<StraceLog, ParseError> {
-    parse(file_name, text, Mode::Strace, None)
+    parse(file_name, text, Mode::Strace, Some(BTreeSet::new()))
         .map(|(script, skipped)| StraceLog { script, skipped })
 }
 
@@ -553,7 +553,7 @@ impl LogReader {
     /// A reader of the log named `file_name` (the name is used in errors).
     pub fn new(file_name: &str) -> Self {
         LogReader {
-            d: Driver::new(file_name, Mode::Strace, None),
+            d: Driver::new(file_name, Mode::Strace, Some(BTreeSet::new())),
             line: 0,
             held: None,
             ended: false,
@@ -595,8 +595,9 @@ struct Driver {
     mode: Mode,
     events: VecDeque<LogEvent>,
     pending: BTreeMap<Option<u32>, Pending>,
-    /// Scripts: the `$name`s bound so far (a `$name` used before its binding is an
-    /// error). Logs: `None`, not checked.
+    /// The `$name`s bound so far (a `$name` used before its binding is an error, in a
+    /// script and in a log alike: a log is printed as a script that must read back).
+    /// `None`: not checked.
     defined: Option<BTreeSet<String>>,
 }
 

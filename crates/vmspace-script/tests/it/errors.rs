@@ -231,8 +231,13 @@ fn an_undefined_name_is_a_parse_error_at_its_column() {
     let mut env = vmspace_script::Env::new();
     env.set("base", 0x10000);
     vmspace_script::parse_script_with_env("ok.vms", "munmap($base, 1p)\n", &env).unwrap();
-    // Logs are not checked (strace prints no names).
+    // Logs are checked too: strace prints no names, and a log is printed as a script
+    // that must read back (cargo-fuzz's strace_parse found `brk(NULL) != $IV`).
     parse_strace_log("t.log", "munmap(0x1000, 4096) = 0\n").unwrap();
+    let e = parse_strace_log("t.log", "6  brk(NULL)   !=    $IV").unwrap_err();
+    assert_eq!((e.line, e.column), (1, 22));
+    let log = parse_strace_log("t.log", "$a = brk(NULL)\nbrk($a) = $a\n").unwrap();
+    vmspace_script::parse_script("back.vms", &log.script.to_string()).unwrap();
 }
 
 #[test]
