@@ -550,6 +550,22 @@ fn machine_memory() -> u64 {
     (kb("MemTotal:") + kb("SwapTotal:")) * 1024
 }
 
+/// Print where and how the two sides disagreed; the exit status of a disagreement.
+fn print_divergence(color: bool, at: &str, d: &vmspace_cli::differ::Divergence) -> ExitCode {
+    println!("{}", paint(color, "31", at));
+    print!("{d}");
+    ExitCode::from(1)
+}
+
+/// After the agent failed: the line that changed its own memory, if one did.
+fn damage_note(damaged: Option<&(usize, String)>) {
+    if let Some((line, what)) = damaged {
+        eprintln!(
+            "note: line {line} changed the agent's own memory ({what}), which is the likely cause"
+        );
+    }
+}
+
 /// `cap`: `None` for the default (see `--as-cap`), `Some(None)` for no cap.
 fn cmd_diff(
     file: &std::path::Path,
@@ -610,26 +626,13 @@ fn cmd_diff(
             }
             Err(e) => {
                 if let Some(d) = &lock.divergence {
-                    println!(
-                        "{}",
-                        paint(
-                            color,
-                            "31",
-                            &format!("line {}: {}", e.line, e.source.trim())
-                        )
-                    );
-                    print!("{d}");
-                    return Ok(ExitCode::from(1));
+                    let at = format!("line {}: {}", e.line, e.source.trim());
+                    return Ok(print_divergence(color, &at, d));
                 }
                 eprintln!("{e}");
                 return Ok(ExitCode::from(match e.kind {
                     vmspace_script::RunErrorKind::Backend(_) => {
-                        if let Some((line, what)) = &damaged {
-                            eprintln!(
-                                "note: line {line} changed the agent's own memory ({what}), \
-                                 which is the likely cause"
-                            );
-                        }
+                        damage_note(damaged.as_ref());
                         2
                     }
                     vmspace_script::RunErrorKind::Unsupported(_) => EXIT_UNSUPPORTED,
@@ -641,24 +644,11 @@ fn cmd_diff(
     // The whole text and counters at the end, read from a live agent.
     if let Err(e) = lock.finish() {
         if let Some(d) = &lock.divergence {
-            println!(
-                "{}",
-                paint(
-                    color,
-                    "31",
-                    "at the end of the script (the whole maps and counters)"
-                )
-            );
-            print!("{d}");
-            return Ok(ExitCode::from(1));
+            let at = "at the end of the script (the whole maps and counters)";
+            return Ok(print_divergence(color, at, d));
         }
         eprintln!("{}: after the last line: {e}", file.display());
-        if let Some((line, what)) = &damaged {
-            eprintln!(
-                "note: line {line} changed the agent's own memory ({what}), which is the \
-                 likely cause"
-            );
-        }
+        damage_note(damaged.as_ref());
         return Ok(ExitCode::from(2));
     }
     if !json {

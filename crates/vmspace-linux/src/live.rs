@@ -1163,7 +1163,8 @@ impl Backend for LiveBackend {
     }
 
     fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
-        LiveBackend::maps_window(self, ranges).map_err(backend_error)
+        let r = LiveBackend::maps_window(self, ranges);
+        r.map_err(|e| backend_error(self.explain(e)))
     }
 
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
