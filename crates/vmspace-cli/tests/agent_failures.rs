@@ -70,6 +70,8 @@ fn long_script() -> String {
 }
 
 /// The processes `pid` started (the agents, for `vmspace diff` and `fuzz`).
+/// The living children of `pid`: not the zombies of agents that were already done
+/// with (killing one of those kills nothing, and the command rightly goes on).
 fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -79,6 +81,13 @@ fn children(pid: u32) -> Vec<u32> {
             }
         }
     }
+    out.retain(|&c| {
+        std::fs::read_to_string(format!("/proc/{c}/stat")).is_ok_and(|st| {
+            st.rfind(')')
+                .and_then(|i| st[i + 1..].split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        })
+    });
     out
 }
 
