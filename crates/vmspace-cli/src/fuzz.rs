@@ -335,8 +335,149 @@ pub fn fuzz(
 pub fn fuzz_until(
     spawner: &mut dyn Spawner,
     opts: &FuzzOptions,
+    progress: impl FnMut(u64),
+    stop: &dyn Fn() -> Option<i32>,
+) -> Result<FuzzReport, String> {
+    let runs = Runs {
+        first: 0,
+        stride: 1,
+        ops: opts.ops,
+    };
+    fuzz_runs(spawner, opts, runs, progress, stop, None)
+}
+
+/// Which runs of a campaign one worker makes: `first`, `first + stride`, ... until
+/// `ops` operations are done.
+#[derive(Copy, Clone, Debug)]
+struct Runs {
+    first: u64,
+    stride: u64,
+    ops: u64,
+}
+
+/// A signal number that is no signal: another worker found a disagreement.
+const FOUND_ELSEWHERE: i32 = 0;
+
+/// [`fuzz`] on `jobs` threads at once, each with a spawner of its own (`spawner(k)`,
+/// called on thread `k`): thread `k` makes runs `k`, `k + jobs`, `k + 2 jobs`, ... — the
+/// runs, and so the operations, that one thread would make — and every thread stops
+/// at the first disagreement any of them finds. `progress` is called on this thread
+/// with the operations done by all. With `jobs` 1 this is [`fuzz_until`].
+///
+/// # Errors
+/// As [`fuzz`], from any thread (the others stop then).
+pub fn fuzz_parallel<'a>(
+    spawner: &(dyn Fn(usize) -> Result<Box<dyn Spawner + 'a>, String> + Sync),
+    opts: &FuzzOptions,
+    jobs: usize,
+    mut progress: impl FnMut(u64),
+    stop: &(dyn Fn() -> Option<i32> + Sync),
+) -> Result<FuzzReport, String> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    if jobs <= 1 {
+        return fuzz_until(spawner(0)?.as_mut(), opts, progress, stop);
+    }
+    let jobs = jobs as u64;
+    let run_len = opts.run_len.max(1);
+    let total_runs = opts.ops.div_ceil(run_len);
+    let found = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    let finished = AtomicUsize::new(0);
+    let t0 = Instant::now();
+    let reports: Vec<Result<FuzzReport, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|k| {
+                let (found, total, finished) = (&found, &total, &finished);
+                scope.spawn(move || {
+                    // The operations of runs k, k + jobs, ...
+                    let ops = (k..total_runs)
+                        .step_by(jobs as usize)
+                        .map(|r| run_len.min(opts.ops - r * run_len))
+                        .sum();
+                    let runs = Runs {
+                        first: k,
+                        stride: jobs,
+                        ops,
+                    };
+                    let mut last = 0;
+                    let count = |done: u64| {
+                        total.fetch_add(done - last, Ordering::Relaxed);
+                        last = done;
+                    };
+                    let stop_k = || {
+                        stop().or_else(|| found.load(Ordering::Relaxed).then_some(FOUND_ELSEWHERE))
+                    };
+                    let r = spawner(k as usize).and_then(|mut sp| {
+                        fuzz_runs(sp.as_mut(), opts, runs, count, &stop_k, Some(found))
+                    });
+                    if r.is_err() {
+                        found.store(true, Ordering::Relaxed);
+                    }
+                    finished.fetch_add(1, Ordering::Relaxed);
+                    r
+                })
+            })
+            .collect();
+        while finished.load(Ordering::Relaxed) < jobs as usize {
+            progress(total.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a fuzz thread panicked".to_string()))
+            })
+            .collect()
+    });
+    let mut all = FuzzReport {
+        seed: opts.seed,
+        ops: 0,
+        disagreements: 0,
+        ops_per_sec: 0.0,
+        divergence: None,
+        repro: None,
+        repro_ops: 0,
+        unsupported: 0,
+        first_unsupported: None,
+        flakes: 0,
+        first_flake: None,
+        interrupted: None,
+    };
+    for r in reports {
+        let r = r?;
+        all.ops += r.ops;
+        if r.disagreements > 0 && all.disagreements == 0 {
+            all.disagreements = r.disagreements;
+            all.divergence = r.divergence;
+            all.repro = r.repro;
+            all.repro_ops = r.repro_ops;
+        }
+        all.unsupported += r.unsupported;
+        if all.first_unsupported.is_none() {
+            all.first_unsupported = r.first_unsupported;
+        }
+        all.flakes += r.flakes;
+        if all.first_flake.is_none() {
+            all.first_flake = r.first_flake;
+        }
+        if let Some(sig) = r.interrupted.filter(|&s| s != FOUND_ELSEWHERE) {
+            all.interrupted.get_or_insert(sig);
+        }
+    }
+    all.ops_per_sec = all.ops as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+    Ok(all)
+}
+
+/// The campaign of one worker: the runs of `runs`. A finding (a disagreement that
+/// happened again on a fresh process) sets `found`, when given.
+fn fuzz_runs(
+    spawner: &mut dyn Spawner,
+    opts: &FuzzOptions,
+    runs: Runs,
     mut progress: impl FnMut(u64),
     stop: &dyn Fn() -> Option<i32>,
+    found_flag: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<FuzzReport, String> {
     outfile::check_writable_dir(&opts.out_dir).map_err(|e| {
         format!(
@@ -360,9 +501,9 @@ pub fn fuzz_until(
     };
     let mut done = 0u64;
     let mut busy = Duration::ZERO;
-    let mut run = 0u64;
+    let mut run = runs.first;
     let rate = |done: u64, busy: Duration| done as f64 / busy.as_secs_f64().max(1e-9);
-    while done < opts.ops {
+    while done < runs.ops {
         if let Some(sig) = stop() {
             report.interrupted = Some(sig);
             break;
@@ -379,7 +520,7 @@ pub fn fuzz_until(
         let mut generator = Generator::new(mix(opts.seed, run), &seed, opts.weights.clone());
         let mut history = Vec::new();
         let mut outcomes = Vec::new();
-        let n = opts.run_len.min(opts.ops - done);
+        let n = opts.run_len.min(runs.ops - done);
         let mut divergence = None;
         let mut window = 0;
         {
@@ -467,6 +608,9 @@ pub fn fuzz_until(
             if let Some(found) = keep_finding(
                 spawner, opts, run, &div, &history, &outcomes, seed.brk, stop,
             )? {
+                if let Some(f) = found_flag {
+                    f.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 report.disagreements = 1;
                 report.divergence = Some(div);
                 report.repro = Some(found.0);
@@ -476,7 +620,7 @@ pub fn fuzz_until(
             report.flakes += 1;
             report.first_flake.get_or_insert(div);
         }
-        run += 1;
+        run += runs.stride;
     }
     if report.interrupted.is_none() {
         report.interrupted = stop();

@@ -114,9 +114,14 @@ enum Cmd {
         /// Print the final summary as a JSON object.
         #[arg(long)]
         json: bool,
-        /// Print every operation and the result both sides agreed on.
+        /// Print every operation and the result both sides agreed on (one thread).
         #[arg(long)]
         trace: bool,
+        /// Threads, each with its own agent on a CPU of its own, making the campaign's
+        /// runs between them (the same runs, so the same operations, as one thread);
+        /// 0: one per CPU this process may use (at most 64).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=64))]
+        jobs: u64,
     },
     /// Draw the address space after every step of a script as an HTML page (or SVG).
     Render(vmspace_cli::render_cmd::RenderArgs),
@@ -308,6 +313,7 @@ fn run_cli() -> ExitCode {
             shrink_secs,
             json,
             trace,
+            jobs,
         } => {
             let weights = match (Weights {
                 mremap: mremap_weight,
@@ -330,7 +336,7 @@ fn run_cli() -> ExitCode {
                 shrink_time: Duration::from_secs(shrink_secs),
                 trace,
             };
-            cmd_fuzz(&opts, json)
+            cmd_fuzz(&opts, json, if trace { 1 } else { jobs as usize })
         }
     };
     match r {
@@ -715,13 +721,33 @@ impl Drop for LiveSpawner {
     }
 }
 
-fn cmd_fuzz(opts: &FuzzOptions, json: bool) -> Result<ExitCode> {
+fn cmd_fuzz(opts: &FuzzOptions, json: bool, jobs: usize) -> Result<ExitCode> {
     vmspace_linux::catch_stop_signals().context("cannot catch SIGINT and SIGTERM")?;
-    let mut spawner = LiveSpawner::new(agent()?);
+    let cmd = agent()?;
+    // One thread per CPU, each pinned to its own with its agent (a request then needs
+    // no cross-CPU wake-up); a single CPU, or --jobs 1, runs as one thread.
+    let cpus = vmspace_linux::CpuAffinity::of_current_thread()
+        .map(|a| a.cpus())
+        .unwrap_or_default();
+    let jobs = match jobs {
+        0 => cpus.len().clamp(1, 64),
+        n => n,
+    };
+    let factory = |k: usize| -> Result<Box<dyn Spawner>, String> {
+        let spawner = LiveSpawner::new(cmd.clone());
+        if jobs > 1
+            && let Some(&cpu) = cpus.get(k % cpus.len().max(1))
+        {
+            vmspace_linux::CpuAffinity::pin_current_thread_to(cpu)
+                .map_err(|e| format!("cannot pin fuzz thread {k} to CPU {cpu}: {e}"))?;
+        }
+        Ok(Box::new(spawner))
+    };
     let mut bar = Progress::new(opts.ops);
-    let report = vmspace_cli::fuzz::fuzz_until(
-        &mut spawner,
+    let report = vmspace_cli::fuzz::fuzz_parallel(
+        &factory,
         opts,
+        jobs,
         |n| bar.update(n, ""),
         &vmspace_linux::stop_requested,
     )

@@ -68,7 +68,10 @@ pub fn reserve(dir: &Path, stem: &str, ext: &str) -> io::Result<PathBuf> {
 /// If it cannot be created or written.
 pub fn check_writable_dir(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let probe = dir.join(format!(".vmspace-write-check-{}", std::process::id()));
+    // A name of this process and call: threads may check the same directory at once.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".vmspace-write-check-{}-{n}", std::process::id()));
     std::fs::File::create(&probe)?;
     std::fs::remove_file(&probe)
 }

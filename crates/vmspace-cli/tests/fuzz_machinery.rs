@@ -324,3 +324,143 @@ fn a_reproducer_names_addresses_near_results_by_their_bindings() {
         mremap($m2, 8p, 8p, MREMAP_MAYMOVE|MREMAP_FIXED, $m2 - 0x5000) = $m2 - 0x5000\n";
     assert_eq!(text, want);
 }
+
+/// A "kernel" that records a digest of the operations it was given, when dropped.
+struct Recording {
+    mm: Mm,
+    digest: u64,
+    log: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl Backend for Recording {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+    fn apply(&mut self, op: &Op) -> Result<Outcome, vmspace::BackendError> {
+        for b in format!("{op:?}").bytes() {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        Ok(self.mm.apply(op))
+    }
+    fn maps(&mut self) -> Result<String, vmspace::BackendError> {
+        Ok(self.mm.maps_text())
+    }
+    fn maps_window(&mut self, r: &[(u64, u64)]) -> Result<Option<String>, vmspace::BackendError> {
+        Ok(Some(self.mm.maps_window(r)))
+    }
+    fn pages(&mut self, s: u64, n: u64) -> Result<Vec<vmspace::PageState>, vmspace::BackendError> {
+        Ok(self.mm.page_states(s, n))
+    }
+    fn counters(&mut self) -> Result<vmspace::Counters, vmspace::BackendError> {
+        Ok(self.mm.counters())
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        self.log.lock().unwrap().push(self.digest);
+    }
+}
+
+/// `fuzz_parallel` with `jobs` threads of engines (`kernel` for the "kernel" side);
+/// `spawned[k]` counts the processes thread k started, `log` gets a digest of each
+/// process's operations.
+fn parallel(
+    kernel: &Config,
+    seed: u64,
+    ops: u64,
+    jobs: usize,
+    dir: &std::path::Path,
+    spawned: &[std::sync::atomic::AtomicU64],
+    log: &std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+) -> vmspace_cli::fuzz::FuzzReport {
+    struct Counted<'a>(
+        Config,
+        &'a std::sync::atomic::AtomicU64,
+        std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    );
+    impl Spawner for Counted<'_> {
+        fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (_, seed, cfg) = Engines {
+                kernel: self.0.clone(),
+            }
+            .spawn()?;
+            let kcfg = Config {
+                mmap_base: seed.mmap_base,
+                ..self.0.clone()
+            };
+            let mm = Mm::from_seed(&seed, kcfg).map_err(|e| e.to_string())?;
+            let k = Recording {
+                mm,
+                digest: 0xcbf2_9ce4_8422_2325,
+                log: self.2.clone(),
+            };
+            Ok((Box::new(k), seed, cfg))
+        }
+    }
+    let factory = |k: usize| -> Result<Box<dyn Spawner + '_>, String> {
+        Ok(Box::new(Counted(kernel.clone(), &spawned[k], log.clone())))
+    };
+    let mut last = 0;
+    let r = vmspace_cli::fuzz::fuzz_parallel(
+        &factory,
+        &opts(seed, ops, dir),
+        jobs,
+        |n| {
+            assert!(n >= last, "progress went back from {last} to {n}");
+            last = n;
+        },
+        &|| None,
+    )
+    .unwrap();
+    assert!(last <= r.ops);
+    r
+}
+
+#[test]
+fn threads_share_the_runs_of_one_campaign() {
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-parallel");
+    let counter = || std::sync::atomic::AtomicU64::new(0);
+    let spawned: Vec<_> = (0..3).map(|_| counter()).collect();
+    let three = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // 5 runs of 2,000 operations over 3 threads: runs 0 and 3, 1 and 4, 2.
+    let r = parallel(&Config::default(), 3, 10_000, 3, &dir, &spawned, &three);
+    assert_eq!((r.ops, r.disagreements, r.unsupported), (10_000, 0, 0));
+    let counts: Vec<u64> = spawned
+        .iter()
+        .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        .collect();
+    assert_eq!(counts, [2, 2, 1]);
+    // One thread makes the same five runs: the same operations.
+    let one = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r1 = parallel(&Config::default(), 3, 10_000, 1, &dir, &[counter()], &one);
+    assert_eq!(r1.ops, 10_000);
+    let (mut a, mut b) = (three.lock().unwrap().clone(), one.lock().unwrap().clone());
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a.len(), 5);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_thread_that_finds_a_disagreement_stops_them_all() {
+    let (seed, _) = a_finding_seed();
+    let dir = std::env::temp_dir().join("vmspace-fuzz-machinery-parallel-find");
+    let _ = std::fs::remove_dir_all(&dir);
+    let kernel = Config {
+        dontunmap_locked_vm_quirk: false,
+        ..Config::default()
+    };
+    let spawned: Vec<_> = (0..2)
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r = parallel(&kernel, seed, 20_000, 2, &dir, &spawned, &log);
+    assert_eq!(r.disagreements, 1);
+    let repro = r.repro.expect("a reproducer");
+    let text = std::fs::read_to_string(&repro).unwrap();
+    assert!(text.contains("MREMAP_DONTUNMAP"), "{text}");
+    // The campaign ended at the finding, not at its last operation.
+    assert!(r.ops < 20_000, "{} operations", r.ops);
+}

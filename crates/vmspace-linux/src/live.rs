@@ -1204,6 +1204,22 @@ impl CpuAffinity {
     pub fn of_current_thread() -> io::Result<Self> {
         sys::thread_affinity().map(Self)
     }
+
+    /// The CPUs of the set, in increasing order.
+    pub fn cpus(&self) -> Vec<usize> {
+        sys::cpus_in(&self.0)
+    }
+
+    /// Restrict the calling thread to `cpu` (one of [`cpus`](Self::cpus)).
+    ///
+    /// # Errors
+    /// If `sched_setaffinity` fails (a CPU outside the process's set).
+    pub fn pin_current_thread_to(cpu: usize) -> io::Result<()> {
+        if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+            return Err(io::Error::other(format!("CPU {cpu} is beyond the CPU set")));
+        }
+        sys::pin_to_cpu(0, cpu)
+    }
 }
 
 impl std::fmt::Debug for CpuAffinity {

@@ -571,6 +571,15 @@ pub(crate) fn thread_affinity() -> io::Result<libc::cpu_set_t> {
     }
 }
 
+/// The CPUs in `set`, in increasing order.
+pub(crate) fn cpus_in(set: &libc::cpu_set_t) -> Vec<usize> {
+    let n = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET only reads inside the set (it checks `cpu` against its size).
+    (0..n)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
+        .collect()
+}
+
 /// Set the calling thread's CPU affinity mask.
 pub(crate) fn set_thread_affinity(set: &libc::cpu_set_t) -> io::Result<()> {
     // SAFETY: `set` is a valid cpu_set_t of the size passed; the call only reads it.
