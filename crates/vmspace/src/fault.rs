@@ -404,7 +404,9 @@ impl Mm {
     /// The 2 MiB block a fault at `va` would map with a transparent huge page, if any:
     /// a private anonymous VMA THP is enabled for (`thp_vma_allowable_order`) that
     /// covers the whole block (`thp_vma_suitable_order`), and no page table under the
-    /// block's PMD yet (`pmd_none`).
+    /// block's PMD yet (`pmd_none` in `__handle_mm_fault`): a PTE table left empty by a
+    /// zap, or given to the block by an mremap move of an empty range, means small
+    /// pages.
     ///
     /// # Linux
     /// `thp_vma_suitable_order` checks the page offset's alignment only for VMAs that
@@ -426,12 +428,7 @@ impl Mm {
         };
         let block = crate::addr::align_down(va, PMD_SIZE);
         let inside = block >= v.start && block + PMD_SIZE <= v.end;
-        let mut empty = true;
-        if on && inside {
-            self.pt
-                .for_each(block, block + PMD_SIZE, |_, _| empty = false);
-        }
-        (on && inside && empty).then_some(block)
+        (on && inside && !self.pt.has_pte_table(block)).then_some(block)
     }
 
     /// `do_huge_pmd_anonymous_page`: map the whole block (the huge zero page on a read,

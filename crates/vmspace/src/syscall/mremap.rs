@@ -482,6 +482,7 @@ impl Mm {
         if relocated {
             // What unmapping the emptied source would still do to the page table.
             self.zap_range(src, src + len);
+            self.free_pgtables(src, src + len);
             return Ok(vrm.new_addr);
         }
         // vrm_stat_account: the statistics counters follow the VMAs; locked_vm is
