@@ -564,7 +564,59 @@ mod tests {
         let mut seen = Vec::new();
         pt.clear(0, 1 << 47, |va, f| seen.push((va, f)));
         assert_eq!(seen, [(0x7fff_0000_1000, 6)]);
-        assert_eq!((pt.present(), pt.tables()), (0, 0));
+        // A zap keeps the tables (zap_pte_range); free_pgd_range frees them.
+        assert_eq!((pt.present(), pt.tables()), (0, 3));
+        assert!(pt.has_pte_table(0x7fff_0000_0000));
+        pt.free_range(0x7fff_0000_0000, 0x7fff_0000_2000, 0, 0);
+        assert_eq!(pt.tables(), 0);
+        assert!(!pt.has_pte_table(0x7fff_0000_0000));
+    }
+
+    #[test]
+    fn free_range_keeps_the_tables_a_neighbour_still_uses() {
+        let mut pt = PageTable::new();
+        let b = 0x7fff_0000_0000u64;
+        pt.set(b + 0x1000, 5);
+        pt.clear(b, b + PMD_SIZE, |_, _| {});
+        // A VMA ends inside the block below the range (floor) or starts inside it
+        // above (ceiling): the block's table stays, and the tables above it.
+        pt.free_range(b + 0x1000, b + 0x2000, b + 0x1000, 0);
+        assert_eq!(pt.tables(), 3);
+        pt.free_range(b + 0x1000, b + 0x2000, 0, b + 0x3000);
+        assert_eq!(pt.tables(), 3);
+        // A VMA in the next block (ceiling) keeps the PMD and PUD tables only.
+        pt.free_range(b + 0x1000, b + 0x2000, b, b + PMD_SIZE);
+        assert_eq!(pt.tables(), 2);
+        assert!(!pt.has_pte_table(b));
+    }
+
+    #[test]
+    fn reclaim_frees_empty_tables_of_whole_blocks_only() {
+        let mut pt = PageTable::new();
+        let b = 0x7fff_0000_0000u64;
+        pt.set(b + 0x1000, 5);
+        pt.set(b + PMD_SIZE, 6);
+        pt.clear(b, b + 2 * PMD_SIZE, |_, _| {});
+        pt.reclaim_empty(b + 0x1000, b + 2 * PMD_SIZE);
+        assert!(pt.has_pte_table(b), "the zap did not span the first block");
+        assert!(!pt.has_pte_table(b + PMD_SIZE));
+        assert_eq!(pt.tables(), 3);
+    }
+
+    #[test]
+    fn a_move_out_of_a_block_with_a_table_gives_the_destination_one() {
+        let mut pt = PageTable::new();
+        let (src, dst) = (0x4000_0000u64, 0x8000_0000u64);
+        pt.set(src + 0x10_0000, 7);
+        // Nothing present in the moved range, yet the destination gets a PTE table
+        // and the source keeps its own.
+        pt.move_range(src + 0x1000, dst + 0x3000, 0x1000);
+        assert!(pt.has_pte_table(dst));
+        assert!(pt.has_pte_table(src));
+        assert_eq!(pt.present(), 1);
+        // No table under the source block: nothing at the destination.
+        pt.move_range(src + PMD_SIZE, dst + 4 * PMD_SIZE + 0x1000, 0x1000);
+        assert!(!pt.has_pte_table(dst + 4 * PMD_SIZE));
     }
 
     #[test]
