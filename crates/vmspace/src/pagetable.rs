@@ -297,26 +297,27 @@ impl PageTable {
     /// the table spans a whole PMD), then `try_get_and_clear_pmd`/`free_pte` or
     /// `try_to_free_pte` (only if all its entries are none). The tables above stay.
     pub(crate) fn reclaim_empty(&mut self, start: u64, end: u64) {
-        let mut b = start.next_multiple_of(PMD_SIZE);
-        while b < end && end - b >= PMD_SIZE {
-            let i1 = idx(b, PGD_SHIFT);
-            let i2 = idx(b, PUD_SHIFT);
-            if let Some(pmd) = self.root.e[i1]
-                .as_deref_mut()
-                .and_then(|pud| pud.e[i2].as_deref_mut())
-            {
-                let i3 = idx(b, PMD_SHIFT);
-                if pmd.e[i3].as_deref().is_some_and(|l| l.used == 0) {
-                    Self::free_leaf(
-                        pmd,
-                        i3,
-                        &mut self.tables,
-                        &mut self.present,
-                        &mut self.spare,
-                    );
+        let first = start.next_multiple_of(PMD_SIZE);
+        let last = end & !(PMD_SIZE - 1);
+        if first >= last {
+            return;
+        }
+        let (tables, present, spare) = (&mut self.tables, &mut self.present, &mut self.spare);
+        for (s1, e1) in chunks(first, last, 1 << PGD_SHIFT) {
+            let Some(pud) = self.root.e[idx(s1, PGD_SHIFT)].as_deref_mut() else {
+                continue;
+            };
+            for (s2, e2) in chunks(s1, e1, PUD_SIZE) {
+                let Some(pmd) = pud.e[idx(s2, PUD_SHIFT)].as_deref_mut() else {
+                    continue;
+                };
+                for (s3, _) in chunks(s2, e2, PMD_SIZE) {
+                    let i3 = idx(s3, PMD_SHIFT);
+                    if pmd.e[i3].as_deref().is_some_and(|l| l.used == 0) {
+                        Self::free_leaf(pmd, i3, tables, present, spare);
+                    }
                 }
             }
-            b += PMD_SIZE;
         }
     }
 
