@@ -402,9 +402,18 @@ impl Mm {
     }
 
     /// The 2 MiB block a fault at `va` would map with a transparent huge page, if any:
-    /// a private anonymous VMA THP is enabled for (`thp_vma_allowable_order`), whose
-    /// pages are suitably aligned (`thp_vma_suitable_order`) and cover the whole block,
-    /// and no page of the block mapped yet (`pmd_none`).
+    /// a private anonymous VMA THP is enabled for (`thp_vma_allowable_order`) that
+    /// covers the whole block (`thp_vma_suitable_order`), and no page table under the
+    /// block's PMD yet (`pmd_none` in `__handle_mm_fault`): a PTE table left empty by a
+    /// zap, or given to the block by an mremap move of an empty range, means small
+    /// pages.
+    ///
+    /// # Linux
+    /// `thp_vma_suitable_order` checks the page offset's alignment only for VMAs that
+    /// are not anonymous (`vma_is_anonymous`): a private anonymous VMA that keeps the
+    /// page offset of where it was first faulted (its anon_vma pins it) after an
+    /// mremap move or a stack expansion still gets huge pages wherever a whole block
+    /// lies inside it.
     pub(crate) fn thp_block(&self, v: &crate::vma::Vma, va: u64) -> Option<u64> {
         if v.backing != Backing::Anon
             || v.vm_flags
@@ -418,14 +427,8 @@ impl Mm {
             crate::config::ThpMode::Never => false,
         };
         let block = crate::addr::align_down(va, PMD_SIZE);
-        let suitable = (v.start >> 12).wrapping_sub(v.pgoff).is_multiple_of(512);
         let inside = block >= v.start && block + PMD_SIZE <= v.end;
-        let mut empty = true;
-        if on && suitable && inside {
-            self.pt
-                .for_each(block, block + PMD_SIZE, |_, _| empty = false);
-        }
-        (on && suitable && inside && empty).then_some(block)
+        (on && inside && !self.pt.has_pte_table(block)).then_some(block)
     }
 
     /// `do_huge_pmd_anonymous_page`: map the whole block (the huge zero page on a read,

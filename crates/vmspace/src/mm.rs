@@ -594,6 +594,18 @@ impl Mm {
         self.pt.clear(start, end, |_, f| frames.put(f));
     }
 
+    /// Free the page tables that served `[start, end)` only, once the VMAs there are
+    /// gone: those whose whole range lies between the VMA below and the VMA above.
+    ///
+    /// # Linux
+    /// `vms_clear_ptes` -> `free_pgtables` with `unmap_start` (the previous VMA's end)
+    /// and `unmap_end` (the next VMA's start) -> `free_pgd_range`.
+    pub(crate) fn free_pgtables(&mut self, start: u64, end: u64) {
+        let floor = self.vma_before(start).map_or(0, |v| v.end);
+        let ceiling = self.vma_from(end).map_or(0, |v| v.start);
+        self.pt.free_range(start, end, floor, ceiling);
+    }
+
     /// `do_vmi_munmap` on a page-aligned range: unmap whatever lies in `[start, end)`,
     /// splitting VMAs at the edges.
     pub(crate) fn do_munmap(&mut self, start: u64, end: u64) -> SysResult<()> {
@@ -604,6 +616,7 @@ impl Mm {
             Some(v) if v.end <= start => return Ok(()),
             Some(v) if v.start == start && v.end == end => {
                 self.unmap_whole_vma(start);
+                self.free_pgtables(start, end);
                 return Ok(());
             }
             // One end of a single VMA (no map_count check applies to it).
@@ -611,12 +624,14 @@ impl Mm {
                 let key = v.start;
                 self.may_split(key)?;
                 self.trim_vma(key, start, end);
+                self.free_pgtables(start, end);
                 return Ok(());
             }
             Some(_) => {}
         }
         if self.split_at_edges(start, end)? {
             self.unmap_inside(start, end);
+            self.free_pgtables(start, end);
         }
         Ok(())
     }

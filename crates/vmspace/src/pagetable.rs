@@ -1,9 +1,14 @@
 //! The page table: a 4-level radix tree (PGD, PUD, PMD, PTE; 512 entries a level).
 //!
-//! Tables exist only where something is mapped; emptied tables are freed. A move of a
-//! range whose source and destination are both aligned to a whole PMD (2 MiB) or PUD
-//! (1 GiB) transfers the table as one pointer, as Linux's `move_page_tables()` does;
-//! only ragged edges move entry by entry.
+//! Tables live as long as Linux's do, because whether a PTE table exists under a PMD
+//! entry (`pmd_none`) decides whether a fault may map a transparent huge page: a zap
+//! (`zap_pte_range`) empties entries but keeps the tables; they are freed when the
+//! VMAs over them go (`free_pgd_range`, see [`PageTable::free_range`]) or, for
+//! `MADV_DONTNEED` over a whole PMD, by PT_RECLAIM ([`PageTable::reclaim_empty`]). A
+//! move of a range whose source and destination are both aligned to a whole PMD
+//! (2 MiB) or PUD (1 GiB) transfers the table as one pointer, as Linux's
+//! `move_page_tables()` does; only ragged edges move entry by entry, and they give
+//! the destination a PTE table wherever the source has one, even an empty one.
 
 use alloc::boxed::Box;
 
@@ -160,6 +165,19 @@ impl PageTable {
         (f != 0).then_some(f)
     }
 
+    /// Is there a PTE table (or a huge mapping) under the PMD entry covering `va`
+    /// (`!pmd_none`), even one whose entries are all empty?
+    pub(crate) fn has_pte_table(&self, va: u64) -> bool {
+        self.leaf(va).is_some()
+    }
+
+    /// Is there a PMD table under the PUD entry covering `va` (`!pud_none`)?
+    fn has_pmd_table(&self, va: u64) -> bool {
+        self.root.e[idx(va, PGD_SHIFT)]
+            .as_deref()
+            .is_some_and(|pud| pud.e[idx(va, PUD_SHIFT)].is_some())
+    }
+
     /// The PTE table covering `va`, created (with the tables above it) if missing.
     fn leaf_or_new(&mut self, va: u64) -> &mut Leaf {
         let tables = &mut self.tables;
@@ -217,21 +235,18 @@ impl PageTable {
     }
 
     /// Remove every entry in `[start, end)`, calling `f(va, frame)` for each removed
-    /// one, and free tables that become empty.
+    /// one. The tables stay, emptied or not (`zap_pte_range`).
     pub(crate) fn clear(&mut self, start: u64, end: u64, mut f: impl FnMut(u64, FrameId)) {
         for (s1, e1) in chunks(start, end, 1 << PGD_SHIFT) {
-            let i1 = idx(s1, PGD_SHIFT);
-            let Some(pud) = self.root.e[i1].as_deref_mut() else {
+            let Some(pud) = self.root.e[idx(s1, PGD_SHIFT)].as_deref_mut() else {
                 continue;
             };
             for (s2, e2) in chunks(s1, e1, PUD_SIZE) {
-                let i2 = idx(s2, PUD_SHIFT);
-                let Some(pmd) = pud.e[i2].as_deref_mut() else {
+                let Some(pmd) = pud.e[idx(s2, PUD_SHIFT)].as_deref_mut() else {
                     continue;
                 };
                 for (s3, e3) in chunks(s2, e2, PMD_SIZE) {
-                    let i3 = idx(s3, PMD_SHIFT);
-                    let Some(leaf) = pmd.e[i3].as_deref_mut() else {
+                    let Some(leaf) = pmd.e[idx(s3, PMD_SHIFT)].as_deref_mut() else {
                         continue;
                     };
                     let mut va = s3;
@@ -245,24 +260,145 @@ impl PageTable {
                         }
                         va += PAGE_SIZE;
                     }
-                    if leaf.used == 0 {
-                        if let Some(empty) = pmd.take(i3)
-                            && self.spare.len() < SPARE_LEAVES
-                        {
-                            debug_assert!(empty.e.iter().all(|&f| f == 0));
-                            self.spare.push(*empty);
-                        }
-                        self.tables -= 1;
-                    }
-                }
-                if pmd.used == 0 {
-                    pud.take(i2);
-                    self.tables -= 1;
                 }
             }
-            if pud.used == 0 {
-                self.root.take(i1);
-                self.tables -= 1;
+        }
+    }
+
+    /// Take the PTE table of the block at `va` out of its PMD table (`pmd_clear` and
+    /// `pte_free`), keeping it for reuse if it is empty.
+    fn free_leaf(
+        pmd: &mut Pmd,
+        i3: usize,
+        tables: &mut u64,
+        present: &mut u64,
+        spare: &mut alloc::vec::Vec<Leaf>,
+    ) {
+        if let Some(mut leaf) = pmd.take(i3) {
+            *tables -= 1;
+            if leaf.used > 0 {
+                // Not reached: the range was zapped before its tables are freed.
+                *present -= u64::from(leaf.used);
+                leaf.e.iter_mut().for_each(|e| *e = 0);
+                leaf.used = 0;
+            }
+            if spare.len() < SPARE_LEAVES {
+                spare.push(*leaf);
+            }
+        }
+    }
+
+    /// PT_RECLAIM after an `MADV_DONTNEED` zap of `[start, end)` (one VMA's part):
+    /// the PTE table of every whole 2 MiB block inside the range, now empty, is freed.
+    ///
+    /// # Linux
+    /// `zap_pte_range` with `zap_details.reclaim_pt` (set by
+    /// `madvise_dontneed_single_vma`) and `reclaim_pt_is_enabled` (the zapped part of
+    /// the table spans a whole PMD), then `try_get_and_clear_pmd`/`free_pte` or
+    /// `try_to_free_pte` (only if all its entries are none). The tables above stay.
+    pub(crate) fn reclaim_empty(&mut self, start: u64, end: u64) {
+        let first = start.next_multiple_of(PMD_SIZE);
+        let last = end & !(PMD_SIZE - 1);
+        if first >= last {
+            return;
+        }
+        let (tables, present, spare) = (&mut self.tables, &mut self.present, &mut self.spare);
+        for (s1, e1) in chunks(first, last, 1 << PGD_SHIFT) {
+            let Some(pud) = self.root.e[idx(s1, PGD_SHIFT)].as_deref_mut() else {
+                continue;
+            };
+            for (s2, e2) in chunks(s1, e1, PUD_SIZE) {
+                let Some(pmd) = pud.e[idx(s2, PUD_SHIFT)].as_deref_mut() else {
+                    continue;
+                };
+                for (s3, _) in chunks(s2, e2, PMD_SIZE) {
+                    let i3 = idx(s3, PMD_SHIFT);
+                    if pmd.e[i3].as_deref().is_some_and(|l| l.used == 0) {
+                        Self::free_leaf(pmd, i3, tables, present, spare);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Free the page tables of `[addr, end)` (the span of VMAs just unmapped) that no
+    /// other VMA can use: a table is freed when the whole range it maps lies within
+    /// `[floor, ceiling)` (the end of the VMA below and the start of the VMA above;
+    /// `ceiling` 0 is the top of the address space).
+    ///
+    /// # Linux
+    /// `free_pgtables` -> `free_pgd_range`, `free_pud_range`, `free_pmd_range`: the
+    /// PTE tables of the 2 MiB blocks that meet the range and lie inside
+    /// `[floor, ceiling)`, then a PMD (PUD) table when its whole 1 GiB (512 GiB) does.
+    pub(crate) fn free_range(&mut self, addr: u64, end: u64, floor: u64, ceiling: u64) {
+        const PMD_MASK: u64 = !(PMD_SIZE - 1);
+        const PUD_MASK: u64 = !(PUD_SIZE - 1);
+        const PGDIR_MASK: u64 = !((1u64 << PGD_SHIFT) - 1);
+        let mut addr = addr & PMD_MASK;
+        if addr < floor {
+            addr = addr.wrapping_add(PMD_SIZE);
+            if addr == 0 {
+                return;
+            }
+        }
+        let mut ceiling = ceiling;
+        if ceiling != 0 {
+            ceiling &= PMD_MASK;
+            if ceiling == 0 {
+                return;
+            }
+        }
+        let mut end = end;
+        if end.wrapping_sub(1) > ceiling.wrapping_sub(1) {
+            end -= PMD_SIZE;
+        }
+        if addr > end.wrapping_sub(1) {
+            return;
+        }
+        // May the table above a range starting at `start` (masked by `mask`) and
+        // ending at `end` go?
+        let may_free = |start: u64, end: u64, mask: u64| {
+            if start & mask < floor {
+                return false;
+            }
+            let c = if ceiling != 0 {
+                let c = ceiling & mask;
+                if c == 0 {
+                    return false;
+                }
+                c
+            } else {
+                0
+            };
+            end.wrapping_sub(1) <= c.wrapping_sub(1)
+        };
+        let (tables, present, spare) = (&mut self.tables, &mut self.present, &mut self.spare);
+        for (s1, e1) in chunks(addr, end, 1 << PGD_SHIFT) {
+            let i1 = idx(s1, PGD_SHIFT);
+            let Some(pud) = self.root.e[i1].as_deref_mut() else {
+                continue;
+            };
+            for (s2, e2) in chunks(s1, e1, PUD_SIZE) {
+                let i2 = idx(s2, PUD_SHIFT);
+                let Some(pmd) = pud.e[i2].as_deref_mut() else {
+                    continue;
+                };
+                for (s3, _) in chunks(s2, e2, PMD_SIZE) {
+                    Self::free_leaf(pmd, idx(s3, PMD_SHIFT), tables, present, spare);
+                }
+                if may_free(s2, e2, PUD_MASK) {
+                    let pmd = pud.take(i2).unwrap_or_else(|| unreachable!());
+                    *tables -= 1 + pmd.e.iter().flatten().count() as u64;
+                    *present -= Self::pmd_present(&pmd);
+                }
+            }
+            if may_free(s1, e1, PGDIR_MASK) {
+                let pud = self.root.take(i1).unwrap_or_else(|| unreachable!());
+                for pmd in pud.e.iter().flatten() {
+                    *tables -= 1 + pmd.e.iter().flatten().count() as u64;
+                    *present -= Self::pmd_present(pmd);
+                }
+                *tables -= 1;
             }
         }
     }
@@ -278,87 +414,94 @@ impl PageTable {
     }
 
     /// Move every entry of `[src, src + len)` to the same offset from `dst`. The
-    /// destination range must hold no entries. Whole aligned PUD and PMD tables move
-    /// as one pointer each; the rest entry by entry (`move_page_tables`).
+    /// destination range must hold no entries.
+    ///
+    /// # Linux
+    /// `move_page_tables`, extent by extent: nothing under the source PUD or PMD
+    /// entry, nothing to do; a whole aligned PUD (`move_normal_pud`) or PMD
+    /// (`move_normal_pmd`, also a huge one: `move_huge_pmd`) moves as one pointer when
+    /// nothing is under the destination entry; otherwise the destination gets a PTE
+    /// table (`pte_alloc`, even when no entry of the extent is present) and the
+    /// entries move one by one (`move_ptes`), leaving the source's table in place.
     pub(crate) fn move_range(&mut self, src: u64, dst: u64, len: u64) {
         let mut off = 0;
         while off < len {
             let (s, d, rem) = (src + off, dst + off, len - off);
-            if s % PUD_SIZE == 0 && d % PUD_SIZE == 0 && rem >= PUD_SIZE {
+            let pud_extent = (PUD_SIZE - s % PUD_SIZE)
+                .min(PUD_SIZE - d % PUD_SIZE)
+                .min(rem);
+            if !self.has_pmd_table(s) {
+                self.move_visits += 1;
+                off += pud_extent;
+                continue;
+            }
+            if pud_extent == PUD_SIZE && !self.has_pmd_table(d) {
                 self.move_visits += 1;
                 if let Some(pmd) = self.take_pud_entry(s) {
                     self.put_pud_entry(d, pmd);
                 }
                 off += PUD_SIZE;
-            } else if s % PMD_SIZE == 0 && d % PMD_SIZE == 0 && rem >= PMD_SIZE {
-                // No PMD table under the source: skip to its PUD boundary.
-                let has_pmd_table = self.root.e[idx(s, PGD_SHIFT)]
-                    .as_deref()
-                    .is_some_and(|pud| pud.e[idx(s, PUD_SHIFT)].is_some());
-                if !has_pmd_table {
-                    let skip = (PUD_SIZE - s % PUD_SIZE).min(rem - rem % PMD_SIZE);
-                    self.move_visits += 1;
-                    off += skip;
-                    continue;
-                }
+                continue;
+            }
+            let extent = (PMD_SIZE - s % PMD_SIZE)
+                .min(PMD_SIZE - d % PMD_SIZE)
+                .min(rem);
+            if !self.has_pte_table(s) {
+                self.move_visits += 1;
+                off += extent;
+                continue;
+            }
+            // alloc_new_pmd
+            pmd_in(&mut self.root, &mut self.tables, d);
+            if extent == PMD_SIZE && !self.has_pte_table(d) {
                 self.move_visits += 1;
                 if let Some(leaf) = self.take_pmd_entry(s) {
                     self.put_pmd_entry(d, leaf);
                 }
                 off += PMD_SIZE;
-            } else {
-                // Entry by entry up to the next PMD boundary of either side.
-                let to_s = PMD_SIZE - s % PMD_SIZE;
-                let to_d = PMD_SIZE - d % PMD_SIZE;
-                let step = to_s.min(to_d).min(rem);
-                // Move the run leaf to leaf; free the source's tables only
-                // after the destination holds the entries.
-                let n = (step / PAGE_SIZE) as usize;
-                let mut buf = [0 as FrameId; N];
-                let mut moved: u16 = 0;
-                let i0 = idx(s, PAGE_SHIFT);
-                if let Some(leaf) = self.leaf_mut(s)
-                    && leaf.used > 0
-                {
-                    for (b, e) in buf[..n].iter_mut().zip(&mut leaf.e[i0..i0 + n]) {
-                        if *e != 0 {
-                            *b = core::mem::take(e);
-                            moved += 1;
-                        }
-                    }
-                    leaf.used -= moved;
-                    self.move_visits += n as u64;
-                }
-                if moved > 0 {
-                    self.present -= u64::from(moved);
-                    let dleaf = self.leaf_or_new(d);
-                    let j0 = idx(d, PAGE_SHIFT);
-                    // The destination range is unmapped before a move: its entries are
-                    // empty, so every moved entry adds one to the table's count.
-                    for (e, &b) in dleaf.e[j0..j0 + n].iter_mut().zip(&buf[..n]) {
-                        if b != 0 {
-                            debug_assert!(*e == 0, "a move onto a present entry");
-                            *e = b;
-                        }
-                    }
-                    dleaf.used += moved;
-                    self.present += u64::from(moved);
-                    // Free the source tables if the run emptied them.
-                    self.clear(s, s + step, |_, _| {});
-                }
-                off += step;
+                continue;
             }
+            // Entry by entry within one PTE table of each side.
+            let n = (extent / PAGE_SIZE) as usize;
+            let mut buf = [0 as FrameId; N];
+            let mut moved: u16 = 0;
+            let i0 = idx(s, PAGE_SHIFT);
+            if let Some(leaf) = self.leaf_mut(s)
+                && leaf.used > 0
+            {
+                for (b, e) in buf[..n].iter_mut().zip(&mut leaf.e[i0..i0 + n]) {
+                    if *e != 0 {
+                        *b = core::mem::take(e);
+                        moved += 1;
+                    }
+                }
+                leaf.used -= moved;
+                self.move_visits += n as u64;
+            }
+            self.present -= u64::from(moved);
+            let dleaf = self.leaf_or_new(d);
+            if moved > 0 {
+                let j0 = idx(d, PAGE_SHIFT);
+                // The destination range is unmapped before a move: its entries are
+                // empty, so every moved entry adds one to the table's count.
+                for (e, &b) in dleaf.e[j0..j0 + n].iter_mut().zip(&buf[..n]) {
+                    if b != 0 {
+                        debug_assert!(*e == 0, "a move onto a present entry");
+                        *e = b;
+                    }
+                }
+                dleaf.used += moved;
+            }
+            self.present += u64::from(moved);
+            off += extent;
         }
     }
 
     fn take_pud_entry(&mut self, va: u64) -> Option<Box<Pmd>> {
         let i1 = idx(va, PGD_SHIFT);
         let pud = self.root.e[i1].as_deref_mut()?;
+        // The PUD table stays (move_normal_pud clears the entry only).
         let pmd = pud.take(idx(va, PUD_SHIFT))?;
-        if pud.used == 0 {
-            self.root.take(i1);
-            self.tables -= 1;
-        }
         self.present -= Self::pmd_present(&pmd);
         Some(pmd)
     }
@@ -381,15 +524,8 @@ impl PageTable {
         let i2 = idx(va, PUD_SHIFT);
         let pud = self.root.e[i1].as_deref_mut()?;
         let pmd = pud.e[i2].as_deref_mut()?;
+        // The tables above stay (move_normal_pmd clears the entry only).
         let leaf = pmd.take(idx(va, PMD_SHIFT))?;
-        if pmd.used == 0 {
-            pud.take(i2);
-            self.tables -= 1;
-            if pud.used == 0 {
-                self.root.take(i1);
-                self.tables -= 1;
-            }
-        }
         self.present -= Self::leaf_present(&leaf);
         Some(leaf)
     }
@@ -429,7 +565,59 @@ mod tests {
         let mut seen = Vec::new();
         pt.clear(0, 1 << 47, |va, f| seen.push((va, f)));
         assert_eq!(seen, [(0x7fff_0000_1000, 6)]);
-        assert_eq!((pt.present(), pt.tables()), (0, 0));
+        // A zap keeps the tables (zap_pte_range); free_pgd_range frees them.
+        assert_eq!((pt.present(), pt.tables()), (0, 3));
+        assert!(pt.has_pte_table(0x7fff_0000_0000));
+        pt.free_range(0x7fff_0000_0000, 0x7fff_0000_2000, 0, 0);
+        assert_eq!(pt.tables(), 0);
+        assert!(!pt.has_pte_table(0x7fff_0000_0000));
+    }
+
+    #[test]
+    fn free_range_keeps_the_tables_a_neighbour_still_uses() {
+        let mut pt = PageTable::new();
+        let b = 0x7fff_0000_0000u64;
+        pt.set(b + 0x1000, 5);
+        pt.clear(b, b + PMD_SIZE, |_, _| {});
+        // A VMA ends inside the block below the range (floor) or starts inside it
+        // above (ceiling): the block's table stays, and the tables above it.
+        pt.free_range(b + 0x1000, b + 0x2000, b + 0x1000, 0);
+        assert_eq!(pt.tables(), 3);
+        pt.free_range(b + 0x1000, b + 0x2000, 0, b + 0x3000);
+        assert_eq!(pt.tables(), 3);
+        // A VMA in the next block (ceiling) keeps the PMD and PUD tables only.
+        pt.free_range(b + 0x1000, b + 0x2000, b, b + PMD_SIZE);
+        assert_eq!(pt.tables(), 2);
+        assert!(!pt.has_pte_table(b));
+    }
+
+    #[test]
+    fn reclaim_frees_empty_tables_of_whole_blocks_only() {
+        let mut pt = PageTable::new();
+        let b = 0x7fff_0000_0000u64;
+        pt.set(b + 0x1000, 5);
+        pt.set(b + PMD_SIZE, 6);
+        pt.clear(b, b + 2 * PMD_SIZE, |_, _| {});
+        pt.reclaim_empty(b + 0x1000, b + 2 * PMD_SIZE);
+        assert!(pt.has_pte_table(b), "the zap did not span the first block");
+        assert!(!pt.has_pte_table(b + PMD_SIZE));
+        assert_eq!(pt.tables(), 3);
+    }
+
+    #[test]
+    fn a_move_out_of_a_block_with_a_table_gives_the_destination_one() {
+        let mut pt = PageTable::new();
+        let (src, dst) = (0x4000_0000u64, 0x8000_0000u64);
+        pt.set(src + 0x10_0000, 7);
+        // Nothing present in the moved range, yet the destination gets a PTE table
+        // and the source keeps its own.
+        pt.move_range(src + 0x1000, dst + 0x3000, 0x1000);
+        assert!(pt.has_pte_table(dst));
+        assert!(pt.has_pte_table(src));
+        assert_eq!(pt.present(), 1);
+        // No table under the source block: nothing at the destination.
+        pt.move_range(src + PMD_SIZE, dst + 4 * PMD_SIZE + 0x1000, 0x1000);
+        assert!(!pt.has_pte_table(dst + 4 * PMD_SIZE));
     }
 
     #[test]

@@ -120,6 +120,8 @@ impl Mm {
                     );
                 }
                 self.zap_range(start, end);
+                // PT_RECLAIM (CONFIG_PT_RECLAIM=y on x86-64)
+                self.pt.reclaim_empty(start, end);
                 return Ok(v.end);
             }
             Advice::FREE => {

@@ -303,6 +303,7 @@ impl Mm {
         // gather, the VMAs in the range are exactly those starting in it.
         if nr_pages > 0 {
             self.unmap_inside(addr, end);
+            self.free_pgtables(addr, end);
         }
         if vm_flags.contains(VmFlags::ACCOUNT) {
             self.committed += pglen;

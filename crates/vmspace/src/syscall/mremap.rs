@@ -478,10 +478,34 @@ impl Mm {
                 b + pmd
             };
         }
+        // try_realign_addr: a move that starts mid-block where nothing is mapped below
+        // it on either side, at the same offset into a block on both, and that reaches
+        // the next block boundary, starts at the block boundaries instead, so that the
+        // first block's table moves as one pointer too.
+        let (src, dst, len) = {
+            let off = src % pmd;
+            let free_below = |mm: &Self, start: u64, at: u64| {
+                start == at
+                    && mm
+                        .find_vma(crate::addr::align_down(at, pmd))
+                        .is_none_or(|v| v.start >= at)
+            };
+            if off != 0
+                && off == dst % pmd
+                && len >= pmd - off
+                && free_below(self, vma.start, src)
+                && free_below(self, new_start, dst)
+            {
+                (src - off, dst - off, len + off)
+            } else {
+                (src, dst, len)
+            }
+        };
         self.pt.move_range(src, dst, len);
         if relocated {
             // What unmapping the emptied source would still do to the page table.
             self.zap_range(src, src + len);
+            self.free_pgtables(src, src + len);
             return Ok(vrm.new_addr);
         }
         // vrm_stat_account: the statistics counters follow the VMAs; locked_vm is
