@@ -420,19 +420,8 @@ impl Mm {
     /// unmap the source (or, with `MREMAP_DONTUNMAP`, keep it emptied and unlocked).
     fn move_vma(&mut self, vrm: &mut Remap) -> SysResult<u64> {
         let vma = self.vma_at(vrm.addr).cloned().expect("source VMA exists");
-        // prep_move_vma
-        if self.map_count() >= self.cfg.max_map_count.saturating_sub(3) {
-            bail!(ENOMEM, "prep_move_vma: map_count >= max_map_count - 3");
-        }
+        self.prep_move_vma(vrm, &vma)?;
         let end = vrm.addr + vrm.old_len;
-        if vma.start != vrm.addr || vma.end != end {
-            if vma.start != vrm.addr {
-                self.may_split(vma.start)?;
-            }
-            if vma.end != end {
-                self.may_split(vma.start)?;
-            }
-        }
         // vrm_calc_charge
         let mut charged = 0;
         if vma.vm_flags.contains(VmFlags::ACCOUNT) {
@@ -499,6 +488,23 @@ impl Mm {
             self.unmap_source_vma(vrm);
         }
         Ok(vrm.new_addr)
+    }
+
+    /// `prep_move_vma`: the checks before anything is moved. The map count must leave
+    /// room for the splits of the unmap that follows, and the VMA's `may_split` hook
+    /// is asked about each end of the range that is not an end of the VMA.
+    fn prep_move_vma(&self, vrm: &Remap, vma: &Vma) -> SysResult<()> {
+        if self.map_count() >= self.cfg.max_map_count.saturating_sub(3) {
+            bail!(ENOMEM, "prep_move_vma: map_count >= max_map_count - 3");
+        }
+        let (old_addr, old_end) = (vrm.addr, vrm.addr + vrm.old_len);
+        if vma.start != old_addr {
+            self.may_split(vma.start, old_addr)?;
+        }
+        if vma.end != old_end {
+            self.may_split(vma.start, old_end)?;
+        }
+        Ok(())
     }
 
     /// `copy_vma`: the destination VMA, merged into a neighbour when compatible. An
