@@ -448,24 +448,27 @@ impl Mm {
             )
         };
         // move_page_tables moves a huge PMD whole only when the whole block moves to an
-        // aligned destination; anything else is split first.
+        // aligned destination; anything else is split first. With source and
+        // destination congruent modulo 2 MiB, the blocks strictly inside the range move
+        // whole and only the two end blocks can be partial; otherwise no block lands
+        // aligned and every block the range touches is split.
         let pmd = crate::addr::PMD_SIZE;
         let (src, dst, len) = (vrm.addr, vrm.new_addr, vrm.old_len);
-        let mut b = crate::addr::align_down(src, pmd);
-        // With src and dst congruent modulo 2 MiB only the edge blocks can
-        // be partial.
-        let congruent = dst.wrapping_sub(src).is_multiple_of(pmd);
-        while b < src + len {
-            let whole = b >= src && b + pmd <= src + len && (dst + (b - src)).is_multiple_of(pmd);
-            if !whole {
-                self.split_huge_zero(b);
+        let first = crate::addr::align_down(src, pmd);
+        let last = crate::addr::align_down((src + len).saturating_sub(1), pmd);
+        if dst.wrapping_sub(src).is_multiple_of(pmd) {
+            if first < src {
+                self.split_huge_zero(first);
             }
-            let last = crate::addr::align_down(src + len - 1, pmd);
-            b = if congruent && b + pmd < last {
-                last
-            } else {
-                b + pmd
-            };
+            if src + len < last + pmd {
+                self.split_huge_zero(last);
+            }
+        } else {
+            let mut b = first;
+            while b <= last {
+                self.split_huge_zero(b);
+                b += pmd;
+            }
         }
         self.pt.move_range(src, dst, len);
         if relocated {
