@@ -98,7 +98,7 @@ pub struct Weights {
     /// load, store, fill together
     pub access: u64,
     /// a burst that maps a 2 MiB-aligned `MADV_HUGEPAGE` window, read-faults it (huge
-    /// zero pages) and moves part of it with mremap
+    /// zero pages) and moves part of it with mremap (0 by default: see `default`)
     pub thp: u64,
 }
 
@@ -152,7 +152,12 @@ impl Default for Weights {
             file: 7,
             process: 1,
             access: 18,
-            thp: 1,
+            // Opt-in (`--weights thp=1`) while the engine keeps no emptied PTE table
+            // under a PMD: after a huge PMD is split and its entries moved away (a
+            // DONTUNMAP or off-alignment move), Linux maps small pages at the next
+            // fault in that block, the engine a huge one. Bursts find it within a few
+            // thousand operations.
+            thp: 0,
         }
     }
 }
@@ -847,7 +852,8 @@ mod tests {
     fn reaches_huge_zero_moves_and_task_size_limits() {
         // States random calls almost never reach (issue 18): partial moves of read-faulted
         // MADV_HUGEPAGE blocks, and mremap at TASK_SIZE's limits (all three edges).
-        let mut g = Generator::new(11, &seed(), Weights::default());
+        let weights = Weights::default().parse_overrides("thp=1").unwrap();
+        let mut g = Generator::new(11, &seed(), weights);
         let (mut thp_moves, mut partial) = (0, 0);
         let mut len_edges = std::collections::BTreeSet::new();
         let mut addr_edges = std::collections::BTreeSet::new();
