@@ -6,6 +6,11 @@
 //! from odd values (0, unaligned, beyond TASK_SIZE). No operation is ever generated that
 //! names a range of the seeded process's own mappings, so the live agent cannot be made
 //! to destroy itself.
+//!
+//! Two kinds of state that random calls almost never reach are built on purpose: huge
+//! zero pages across a move (a burst that maps a 2 MiB-aligned `MADV_HUGEPAGE` window
+//! in [`THP_WINDOW`], read-faults its blocks and moves part of it, see
+//! [`Weights::thp`]), and mremap sizes and addresses at `TASK_SIZE`'s limits.
 
 use vmspace::{Op, Outcome, Seed};
 
@@ -14,6 +19,14 @@ const P: u64 = 4096;
 pub const WINDOW_PAGES: u64 = 768;
 /// The second window's first address: a fixed one, far from anything the agent maps.
 pub const FIXED_WINDOW: u64 = 0x3f00_0000_0000;
+/// The huge-zero-page bursts' area: 2 MiB-aligned, 4 GiB above [`FIXED_WINDOW`].
+pub const THP_WINDOW: u64 = FIXED_WINDOW + (1 << 32);
+/// Pages in [`THP_WINDOW`] (16 MiB: sources in the lower half, destinations above).
+pub const THP_WINDOW_PAGES: u64 = 4096;
+/// `TASK_SIZE` on x86-64 with 4-level page tables.
+const TASK_SIZE: u64 = (1 << 47) - P;
+/// Pages in a 2 MiB block.
+const BLOCK: u64 = 512;
 
 /// Could `addr` be one the kernel chose relative to the agent's own layout (its program
 /// and heap near 0x5555_5555_4000, its libraries and what was mapped next to them below
@@ -84,12 +97,15 @@ pub struct Weights {
     pub process: u64,
     /// load, store, fill together
     pub access: u64,
+    /// a burst that maps a 2 MiB-aligned `MADV_HUGEPAGE` window, read-faults it (huge
+    /// zero pages) and moves part of it with mremap (0 by default: see `default`)
+    pub thp: u64,
 }
 
 impl Weights {
     /// Apply `name=weight` pairs separated by commas (`mremap=40,access=5`) on top of
     /// these weights. Names: mmap, munmap, mremap, mprotect, lock, madvise, brk, file,
-    /// process, access.
+    /// process, access, thp.
     pub fn parse_overrides(mut self, spec: &str) -> Result<Self, String> {
         for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
             let (name, value) = part
@@ -110,9 +126,10 @@ impl Weights {
                 "file" => &mut self.file,
                 "process" => &mut self.process,
                 "access" => &mut self.access,
+                "thp" => &mut self.thp,
                 other => {
                     return Err(format!(
-                        "`{other}` is not an operation kind (mmap, munmap, mremap, mprotect, lock, madvise, brk, file, process, access)"
+                        "`{other}` is not an operation kind (mmap, munmap, mremap, mprotect, lock, madvise, brk, file, process, access, thp)"
                     ));
                 }
             };
@@ -135,6 +152,12 @@ impl Default for Weights {
             file: 7,
             process: 1,
             access: 18,
+            // Opt-in (`--weights thp=1`) while the engine keeps no emptied PTE table
+            // under a PMD: after a huge PMD is split and its entries moved away (a
+            // DONTUNMAP or off-alignment move), Linux maps small pages at the next
+            // fault in that block, the engine a huge one. Bursts find it within a few
+            // thousand operations.
+            thp: 0,
         }
     }
 }
@@ -153,6 +176,8 @@ pub struct Generator {
     as_max: u64,
     dropped_root: bool,
     weights: Weights,
+    /// The rest of a burst, next first.
+    pending: Vec<Op>,
 }
 
 impl Generator {
@@ -194,6 +219,7 @@ impl Generator {
             as_max: u64::MAX,
             dropped_root: false,
             weights,
+            pending: Vec::new(),
         }
     }
 
@@ -265,6 +291,12 @@ impl Generator {
                 flags,
                 new_addr,
             } => {
+                // A growth by more than 2^40 bytes is refused before anything is
+                // unmapped: by check_mremap_params' TASK_SIZE limits, or by
+                // may_expand_vm under the prologue's RLIMIT_AS (never raised after).
+                if new_len.saturating_sub(old_len) > 1 << 40 {
+                    return true;
+                }
                 let src_end = old_addr.saturating_add(old_len.max(new_len));
                 let fixed_dst = flags & 2 != 0 && hits(new_addr, new_addr.saturating_add(new_len));
                 !hits(old_addr, src_end) && !fixed_dst
@@ -307,7 +339,10 @@ impl Generator {
     /// The next operation.
     pub fn next_op(&mut self) -> Op {
         loop {
-            let op = self.candidate();
+            let op = match self.pending.pop() {
+                Some(op) => op,
+                None => self.candidate(),
+            };
             if self.is_safe(&op) {
                 return op;
             }
@@ -327,7 +362,7 @@ impl Generator {
         let w = &self.weights;
         let table = [
             w.mmap, w.munmap, w.mremap, w.mprotect, w.lock, w.madvise, w.brk, w.file, w.process,
-            w.access,
+            w.access, w.thp,
         ];
         let total: u64 = table.iter().sum();
         let mut r = self.rng.below(total.max(1));
@@ -356,8 +391,102 @@ impl Generator {
             6 => self.brk(),
             7 => self.file(),
             8 => self.process(),
-            _ => self.access(),
+            9 => self.access(),
+            _ => self.thp_burst(),
         }
+    }
+
+    /// Huge zero pages across a move: clear [`THP_WINDOW`], map 1 to 3 blocks there
+    /// (2 MiB-aligned, private anonymous, `MADV_HUGEPAGE`), read-fault each block (the
+    /// huge zero page; now and then a write instead: a huge page), move part of them
+    /// (starting and/or ending inside a block or on its edge; same size, shrinking or
+    /// growing; `MREMAP_FIXED` to an address congruent modulo 2 MiB or not, or
+    /// `MREMAP_DONTUNMAP`, or wherever the kernel likes), then read both sides.
+    /// Returns the first operation; the rest follow.
+    fn thp_burst(&mut self) -> Op {
+        let r = &mut self.rng;
+        let blocks = 1 + r.below(3);
+        let src = THP_WINDOW + r.below(2) * BLOCK * P;
+        let size = blocks * BLOCK * P;
+        let mut ops = vec![
+            Op::Munmap {
+                addr: THP_WINDOW,
+                len: THP_WINDOW_PAGES * P,
+            },
+            Op::Mmap {
+                addr: src,
+                len: size,
+                prot: if r.chance(1, 8) { 1 } else { 3 },
+                flags: 0x32,
+                fd: u64::MAX,
+                offset: 0,
+            },
+            Op::Madvise {
+                addr: src,
+                len: size,
+                advice: 14,
+            },
+        ];
+        for b in 0..blocks {
+            let addr = src + (b * BLOCK + r.below(BLOCK)) * P;
+            ops.push(if r.chance(1, 6) {
+                Op::Store {
+                    addr,
+                    data: vec![b'h'],
+                }
+            } else {
+                Op::Load { addr, len: 1 }
+            });
+        }
+        // The moved range: from a block's start, its last page or anywhere inside,
+        // to a block's end or anywhere after the start.
+        let start_page = match r.below(3) {
+            0 => r.below(blocks) * BLOCK,
+            1 => r.below(blocks) * BLOCK + BLOCK - 1,
+            _ => r.below(blocks * BLOCK),
+        };
+        let room = blocks * BLOCK - start_page;
+        let len_pages = match r.below(3) {
+            0 => BLOCK - start_page % BLOCK,
+            1 => room,
+            _ => 1 + r.below(room),
+        };
+        let old_addr = src + start_page * P;
+        let old_len = len_pages * P;
+        let flags = r.pick(&[3, 3, 3, 1, 1, 7, 5]);
+        let new_len = if flags & 4 != 0 {
+            old_len
+        } else {
+            match r.below(4) {
+                0 => (len_pages - r.below(len_pages)) * P,
+                1 => old_len + (1 + r.below(BLOCK)) * P,
+                _ => old_len,
+            }
+        };
+        // Destinations above the sources: congruent modulo 2 MiB, one page off, or any.
+        let base = THP_WINDOW + (3 + r.below(2)) * BLOCK * P;
+        let new_addr = match r.below(3) {
+            0 => base + (start_page % BLOCK) * P,
+            1 => base + (start_page % BLOCK + 1) * P,
+            _ => base + r.below(BLOCK) * P,
+        };
+        ops.push(Op::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        });
+        for at in [new_addr, old_addr, src + size - P] {
+            ops.push(Op::Load {
+                addr: at + r.below(4) * P,
+                len: 1,
+            });
+        }
+        ops.reverse();
+        let first = ops.pop().expect("a burst has operations");
+        self.pending = ops;
+        first
     }
 
     fn mmap(&mut self) -> Op {
@@ -477,7 +606,7 @@ impl Generator {
                 _ => self.len(),
             }
         };
-        let new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) {
+        let mut new_addr = if flags & 6 != 0 || self.rng.chance(1, 4) {
             // Usually somewhere in a window, sometimes right next to an existing mapping.
             if self.rng.chance(1, 4) {
                 self.mapped_addr()
@@ -488,6 +617,19 @@ impl Generator {
         } else {
             0
         };
+        let mut new_len = new_len;
+        // check_mremap_params' limits, at them and one page either side: a new size of
+        // TASK_SIZE, or new_address + new_size at TASK_SIZE (an address in the fixed
+        // window, so that the reproducer names no address of the agent's layout).
+        if self.rng.chance(1, 25) {
+            let edge = self.rng.pick(&[0, P, P.wrapping_neg()]);
+            if self.rng.chance(1, 2) {
+                new_len = TASK_SIZE.wrapping_add(edge);
+            } else {
+                new_addr = FIXED_WINDOW + self.rng.below(1024) * P;
+                new_len = (TASK_SIZE - new_addr).wrapping_add(edge);
+            }
+        }
         Op::Mremap {
             old_addr,
             old_len,
@@ -704,6 +846,46 @@ mod tests {
             (0..50).map(|_| c.next_op()).collect::<Vec<_>>(),
             (0..50).map(|_| a.next_op()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn reaches_huge_zero_moves_and_task_size_limits() {
+        // States random calls almost never reach (issue 18): partial moves of read-faulted
+        // MADV_HUGEPAGE blocks, and mremap at TASK_SIZE's limits (all three edges).
+        let weights = Weights::default().parse_overrides("thp=1").unwrap();
+        let mut g = Generator::new(11, &seed(), weights);
+        let (mut thp_moves, mut partial) = (0, 0);
+        let mut len_edges = std::collections::BTreeSet::new();
+        let mut addr_edges = std::collections::BTreeSet::new();
+        let thp = THP_WINDOW..THP_WINDOW + THP_WINDOW_PAGES * P;
+        for _ in 0..20_000 {
+            if let Op::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                new_addr,
+                ..
+            } = g.next_op()
+            {
+                if thp.contains(&old_addr) {
+                    thp_moves += 1;
+                    if old_addr % (BLOCK * P) != 0 || old_len % (BLOCK * P) != 0 {
+                        partial += 1;
+                    }
+                }
+                if new_len.abs_diff(TASK_SIZE) <= P {
+                    len_edges.insert(new_len.wrapping_sub(TASK_SIZE));
+                }
+                if (FIXED_WINDOW..FIXED_WINDOW + 1024 * P).contains(&new_addr)
+                    && new_addr.wrapping_add(new_len).abs_diff(TASK_SIZE) <= P
+                {
+                    addr_edges.insert(new_addr.wrapping_add(new_len).wrapping_sub(TASK_SIZE));
+                }
+            }
+        }
+        assert!(thp_moves >= 50 && partial >= 25, "{thp_moves} {partial}");
+        assert_eq!(len_edges.len(), 3, "{len_edges:?}");
+        assert_eq!(addr_edges.len(), 3, "{addr_edges:?}");
     }
 
     #[test]

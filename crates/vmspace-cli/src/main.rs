@@ -102,7 +102,7 @@ enum Cmd {
         #[arg(long, default_value_t = 24)]
         mremap_weight: u64,
         /// Other weights, as `name=weight,...` (mmap, munmap, mremap, mprotect, lock,
-        /// madvise, brk, file, process, access).
+        /// madvise, brk, file, process, access, thp).
         #[arg(long, default_value = "")]
         weights: String,
         /// Directory for reproducers.

@@ -432,8 +432,11 @@ impl Mm {
     }
 
     /// `do_huge_pmd_anonymous_page`: map the whole block (the huge zero page on a read,
-    /// a new THP on a write). `None` falls back to a small page.
+    /// a new THP on a write). `None` falls back to a small page. The VMA gets its
+    /// anon_vma first, before the read case (unlike a small read fault, which maps the
+    /// zero page without one).
     fn thp_fault(&mut self, key: u64, block: u64, va: u64, access: Access) -> Option<FrameId> {
+        self.anon_vma_prepare(key);
         if access == Access::Read {
             if !self.cfg.thp_use_zero_page {
                 return None;
@@ -444,7 +447,6 @@ impl Mm {
             }
             return Some(HUGE_ZERO + ((va - block) / PAGE_SIZE) as u32);
         }
-        self.anon_vma_prepare(key);
         self.alloc_thp(block, va)
     }
 

@@ -323,9 +323,12 @@ impl Mm {
 
     // ----- splitting ------------------------------------------------------------------
 
-    /// The `may_split` hook: special mappings refuse to be split.
-    pub(crate) fn may_split(&self, key: u64) -> SysResult<()> {
-        Self::may_split_vma(&self.foreign, self.vma(key))
+    /// The `may_split` hook (`vm_ops->may_split(vma, addr)`): may the VMA at `key` be
+    /// split at `at`? Special mappings refuse any split, wherever it is.
+    pub(crate) fn may_split(&self, key: u64, at: u64) -> SysResult<()> {
+        let v = self.vma(key);
+        debug_assert!(v.start <= at && at <= v.end, "split point outside the VMA");
+        Self::may_split_vma(&self.foreign, v)
     }
 
     /// [`may_split`](Self::may_split) for a VMA at hand (`foreign` is `Mm::foreign`).
@@ -622,7 +625,7 @@ impl Mm {
             // One end of a single VMA (no map_count check applies to it).
             Some(v) if (v.start < start && v.end == end) || (v.start == start && v.end > end) => {
                 let key = v.start;
-                self.may_split(key)?;
+                self.may_split(key, if v.start < start { start } else { end })?;
                 self.trim_vma(key, start, end);
                 self.free_pgtables(start, end);
                 return Ok(());

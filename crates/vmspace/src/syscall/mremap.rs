@@ -420,19 +420,8 @@ impl Mm {
     /// unmap the source (or, with `MREMAP_DONTUNMAP`, keep it emptied and unlocked).
     fn move_vma(&mut self, vrm: &mut Remap) -> SysResult<u64> {
         let vma = self.vma_at(vrm.addr).cloned().expect("source VMA exists");
-        // prep_move_vma
-        if self.map_count() >= self.cfg.max_map_count.saturating_sub(3) {
-            bail!(ENOMEM, "prep_move_vma: map_count >= max_map_count - 3");
-        }
+        self.prep_move_vma(vrm, &vma)?;
         let end = vrm.addr + vrm.old_len;
-        if vma.start != vrm.addr || vma.end != end {
-            if vma.start != vrm.addr {
-                self.may_split(vma.start)?;
-            }
-            if vma.end != end {
-                self.may_split(vma.start)?;
-            }
-        }
         // vrm_calc_charge
         let mut charged = 0;
         if vma.vm_flags.contains(VmFlags::ACCOUNT) {
@@ -459,24 +448,27 @@ impl Mm {
             )
         };
         // move_page_tables moves a huge PMD whole only when the whole block moves to an
-        // aligned destination; anything else is split first.
+        // aligned destination; anything else is split first. With source and
+        // destination congruent modulo 2 MiB, the blocks strictly inside the range move
+        // whole and only the two end blocks can be partial; otherwise no block lands
+        // aligned and every block the range touches is split.
         let pmd = crate::addr::PMD_SIZE;
         let (src, dst, len) = (vrm.addr, vrm.new_addr, vrm.old_len);
-        let mut b = crate::addr::align_down(src, pmd);
-        // With src and dst congruent modulo 2 MiB only the edge blocks can
-        // be partial.
-        let congruent = dst.wrapping_sub(src).is_multiple_of(pmd);
-        while b < src + len {
-            let whole = b >= src && b + pmd <= src + len && (dst + (b - src)).is_multiple_of(pmd);
-            if !whole {
-                self.split_huge_zero(b);
+        let first = crate::addr::align_down(src, pmd);
+        let last = crate::addr::align_down((src + len).saturating_sub(1), pmd);
+        if dst.wrapping_sub(src).is_multiple_of(pmd) {
+            if first < src {
+                self.split_huge_zero(first);
             }
-            let last = crate::addr::align_down(src + len - 1, pmd);
-            b = if congruent && b + pmd < last {
-                last
-            } else {
-                b + pmd
-            };
+            if src + len < last + pmd {
+                self.split_huge_zero(last);
+            }
+        } else {
+            let mut b = first;
+            while b <= last {
+                self.split_huge_zero(b);
+                b += pmd;
+            }
         }
         // try_realign_addr: a move that starts mid-block where nothing is mapped below
         // it on either side, at the same offset into a block on both, and that reaches
@@ -523,6 +515,23 @@ impl Mm {
             self.unmap_source_vma(vrm);
         }
         Ok(vrm.new_addr)
+    }
+
+    /// `prep_move_vma`: the checks before anything is moved. The map count must leave
+    /// room for the splits of the unmap that follows, and the VMA's `may_split` hook
+    /// is asked about each end of the range that is not an end of the VMA.
+    fn prep_move_vma(&self, vrm: &Remap, vma: &Vma) -> SysResult<()> {
+        if self.map_count() >= self.cfg.max_map_count.saturating_sub(3) {
+            bail!(ENOMEM, "prep_move_vma: map_count >= max_map_count - 3");
+        }
+        let (old_addr, old_end) = (vrm.addr, vrm.addr + vrm.old_len);
+        if vma.start != old_addr {
+            self.may_split(vma.start, old_addr)?;
+        }
+        if vma.end != old_end {
+            self.may_split(vma.start, old_end)?;
+        }
+        Ok(())
     }
 
     /// `copy_vma`: the destination VMA, merged into a neighbour when compatible. An

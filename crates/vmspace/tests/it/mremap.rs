@@ -701,3 +701,38 @@ fn touched_ranges_name_new_addr_only_when_the_kernel_reads_it() {
         vec![(W, W + 4 * P), (W + 100 * P, W + 104 * P)]
     );
 }
+
+#[test]
+fn strict_overcommit_a_duplicate_leaves_the_commit_charge_alone() {
+    // Live, vm.overcommit_memory=2 (a C probe; the sysctl set for the probe only):
+    // with all but 256 MiB of the commit headroom taken, a 1 GiB private writable
+    // mapping fails with ENOMEM and a 16 MiB one succeeds, before and after
+    // mremap(shared, 0, 1p or 2p, MREMAP_MAYMOVE) duplicates a shared mapping. The
+    // duplicate's source "unmap" is a munmap of 0 bytes, which fails (EINVAL); the
+    // kernel's unmap_source_vma then only "gets accounts right" with
+    // vm_acct_memory(0): the commit charge is unchanged. Scaled down here (1000 pages
+    // of headroom: 4000 fail, 100 succeed).
+    let mut cfg = Config::default();
+    cfg.overcommit.mode = 2;
+    cfg.overcommit.kbytes = 4 * 10_000; // a commit limit of 10000 pages
+    cfg.overcommit.total_swap_pages = 0;
+    let mut t = T::with(cfg);
+    let fill = t.mmap(0, 9000 * P, PROT_RW, MAP_PRIVATE | MAP_ANON);
+    assert!(matches!(fill, Outcome::Value(_)), "{fill:?}");
+    let s = t.shared_anon_at(W, P);
+    let headroom_is_1000_pages = |t: &mut T| {
+        assert_eq!(
+            t.mmap(0, 4000 * P, PROT_RW, MAP_PRIVATE | MAP_ANON),
+            Outcome::Error(Errno::ENOMEM)
+        );
+        let small = v(t.mmap(0, 100 * P, PROT_RW, MAP_PRIVATE | MAP_ANON));
+        assert_eq!(t.munmap(small, 100 * P), Outcome::Value(0));
+    };
+    headroom_is_1000_pages(&mut t);
+    let d1 = v(t.mremap(s, 0, P, MAYMOVE, 0));
+    assert_ne!(d1, s);
+    headroom_is_1000_pages(&mut t);
+    let d2 = v(t.mremap(s, 0, 2 * P, MAYMOVE, 0));
+    assert_ne!(d2, s);
+    headroom_is_1000_pages(&mut t);
+}
