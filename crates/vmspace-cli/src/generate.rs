@@ -152,11 +152,11 @@ impl Default for Weights {
             file: 7,
             process: 1,
             access: 18,
-            // Opt-in (`--weights thp=1`) while the engine keeps no emptied PTE table
-            // under a PMD: after a huge PMD is split and its entries moved away (a
-            // DONTUNMAP or off-alignment move), Linux maps small pages at the next
-            // fault in that block, the engine a huge one. Bursts find it within a few
-            // thousand operations.
+            // Opt-in (`--weights thp=1`) while MADV_COLD over huge zero pages moved
+            // by a burst disagrees (docs/open/thp-madv-cold-huge-zero.vms: after it the
+            // kernel still shows the block's pages sharing one frame, the engine does
+            // not); seeds 1103 and 1105 find it within 20,000 operations. (The emptied
+            // PTE tables that made bursts disagree before are kept as Linux keeps them.)
             thp: 0,
         }
     }
