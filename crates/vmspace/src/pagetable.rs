@@ -906,4 +906,17 @@ mod tests {
         pt.move_range(B, B + 8 * G, 3 * G);
         assert_eq!((pt.move_visits, pt.tables()), (3, 0));
     }
+
+    #[test]
+    fn a_move_from_an_empty_table_or_no_table_visits_no_entries() {
+        // Probe: X = [B, B+8M) touched at B+1M: 12 kB; mremap of the empty page B+4K
+        // to B+4G+12K: 20 kB (the destination gets a PMD and a PTE table, pte_alloc in
+        // move_page_tables); mremap of a page of block 1 (no PTE table): no table.
+        let mut pt = touched(&[B + PMD_SIZE / 2], B, B + PMD_SIZE);
+        pt.move_range(B + K, B + 4 * G + 3 * K, K);
+        assert_eq!((pt.tables(), pt.move_visits), (5, 0));
+        pt.move_range(B + PMD_SIZE + K, B + 4 * G + PMD_SIZE + 3 * K, K);
+        assert_eq!((pt.tables(), pt.move_visits), (5, 1));
+        check_counts(&pt);
+    }
 }
