@@ -75,6 +75,26 @@ pub struct FuzzReport {
     pub interrupted: Option<i32>,
 }
 
+impl FuzzReport {
+    /// The report of a campaign of `seed` before its first operation.
+    fn empty(seed: u64) -> Self {
+        FuzzReport {
+            seed,
+            ops: 0,
+            disagreements: 0,
+            ops_per_sec: 0.0,
+            divergence: None,
+            repro: None,
+            repro_ops: 0,
+            unsupported: 0,
+            first_unsupported: None,
+            flakes: 0,
+            first_flake: None,
+            interrupted: None,
+        }
+    }
+}
+
 fn mix(seed: u64, run: u64) -> u64 {
     seed ^ run.wrapping_mul(0xA076_1D64_78BD_642F).rotate_left(17)
 }
@@ -430,20 +450,7 @@ pub fn fuzz_parallel<'a>(
             })
             .collect()
     });
-    let mut all = FuzzReport {
-        seed: opts.seed,
-        ops: 0,
-        disagreements: 0,
-        ops_per_sec: 0.0,
-        divergence: None,
-        repro: None,
-        repro_ops: 0,
-        unsupported: 0,
-        first_unsupported: None,
-        flakes: 0,
-        first_flake: None,
-        interrupted: None,
-    };
+    let mut all = FuzzReport::empty(opts.seed);
     for r in reports {
         let r = r?;
         all.ops += r.ops;
@@ -485,20 +492,7 @@ fn fuzz_runs(
             opts.out_dir.display()
         )
     })?;
-    let mut report = FuzzReport {
-        seed: opts.seed,
-        ops: 0,
-        disagreements: 0,
-        ops_per_sec: 0.0,
-        divergence: None,
-        repro: None,
-        repro_ops: 0,
-        unsupported: 0,
-        first_unsupported: None,
-        flakes: 0,
-        first_flake: None,
-        interrupted: None,
-    };
+    let mut report = FuzzReport::empty(opts.seed);
     let mut done = 0u64;
     let mut busy = Duration::ZERO;
     let mut run = runs.first;
