@@ -53,9 +53,11 @@ fn text(b: &[u8]) -> String {
 }
 
 /// A long script that agrees: map, write, protect, unmap, many times over.
+/// A script that `diff` takes well over the longest kill delay (1.52 s) to run, even
+/// in a release build: a kill must find the agent before the verdict is complete.
 fn long_script() -> String {
     let mut s = String::new();
-    for i in 0..1500 {
+    for i in 0..20_000 {
         s += &format!(
             "$a{i} = mmap(NULL, 0x10000, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\n\
              store($a{i} + 0x1000, \"hello\")\n\
@@ -69,7 +71,6 @@ fn long_script() -> String {
     s
 }
 
-/// The processes `pid` started (the agents, for `vmspace diff` and `fuzz`).
 /// The living children of `pid`: not the zombies of agents that were already done
 /// with (killing one of those kills nothing, and the command rightly goes on).
 fn children(pid: u32) -> Vec<u32> {
