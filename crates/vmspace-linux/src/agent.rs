@@ -135,14 +135,22 @@ pub(crate) fn perturbation() -> Result<bool, String> {
 }
 
 /// The `RLIMIT_STACK` soft limit that puts `mmap_base` [`PERTURB_BASE_PAGES`] pages
-/// below where `cur` puts it (`None` for an unlimited stack, which selects the legacy
-/// layout: the parent refuses that anyway).
-fn perturbed_stack_limit(cur: u64) -> Option<u64> {
+/// below where `cur` puts it, or, where the hard limit `max` forbids raising it (`ulimit
+/// -s N` sets both), that many pages above, by lowering it; `None` for an unlimited
+/// stack (the legacy layout: the parent refuses that anyway) and where neither is
+/// possible.
+fn perturbed_stack_limit(cur: u64, max: u64) -> Option<u64> {
     if cur == g::RLIM64_INFINITY as u64 {
         return None;
     }
-    let base = cur.max(MMAP_GAP_MIN - STACK_GUARD_GAP);
-    Some(base + (PERTURB_BASE_PAGES << 12))
+    let floor = MMAP_GAP_MIN - STACK_GUARD_GAP;
+    let shift = PERTURB_BASE_PAGES << 12;
+    let raised = cur.max(floor) + shift;
+    if raised <= max {
+        Some(raised)
+    } else {
+        cur.checked_sub(shift).filter(|&lower| lower >= floor)
+    }
 }
 
 /// Raise the `RLIMIT_STACK` soft limit for a perturbed layout (the first stage does
@@ -150,14 +158,15 @@ fn perturbed_stack_limit(cur: u64) -> Option<u64> {
 fn perturb_stack_limit() -> Result<(), String> {
     let (cur, max) =
         sys::getrlimit(g::RLIMIT_STACK).map_err(|e| format!("getrlimit(RLIMIT_STACK): {e}"))?;
-    let Some(new) = perturbed_stack_limit(cur) else {
+    if cur == g::RLIM64_INFINITY as u64 {
         return Ok(());
-    };
-    if new > max {
-        return Err(format!(
-            "{PERTURB_ENV}=1 needs RLIMIT_STACK {new:#x}, above the hard limit {max:#x}"
-        ));
     }
+    let Some(new) = perturbed_stack_limit(cur, max) else {
+        return Err(format!(
+            "{PERTURB_ENV}=1 cannot move mmap_base: RLIMIT_STACK {cur:#x} can be neither \
+             raised (hard limit {max:#x}) nor lowered past the 128 MiB minimum gap"
+        ));
+    };
     let lim = [new, max];
     let r = sys::raw_syscall(
         u64::from(g::__NR_prlimit64),
@@ -425,11 +434,19 @@ mod tests {
         // just below it.
         for cur in [8 << 20, 1 << 30, MMAP_GAP_MIN - STACK_GUARD_GAP - 4096] {
             let plain = Config::mmap_base_for_stack_limit(TASK_SIZE, cur, STACK_GUARD_GAP);
-            let new = perturbed_stack_limit(cur).unwrap();
+            let new = perturbed_stack_limit(cur, u64::MAX).unwrap();
             let perturbed = Config::mmap_base_for_stack_limit(TASK_SIZE, new, STACK_GUARD_GAP);
             assert_eq!(perturbed, plain - shift, "from RLIMIT_STACK {cur:#x}");
         }
-        assert_eq!(perturbed_stack_limit(u64::MAX), None);
+        // `ulimit -s 1048576`: soft = hard, past the minimum gap: lowered, mmap_base up.
+        let cur = 1 << 30;
+        let plain = Config::mmap_base_for_stack_limit(TASK_SIZE, cur, STACK_GUARD_GAP);
+        let new = perturbed_stack_limit(cur, cur).unwrap();
+        let perturbed = Config::mmap_base_for_stack_limit(TASK_SIZE, new, STACK_GUARD_GAP);
+        assert_eq!(perturbed, plain + shift);
+        // 8 MiB soft = hard: neither way moves it.
+        assert_eq!(perturbed_stack_limit(8 << 20, 8 << 20), None);
+        assert_eq!(perturbed_stack_limit(u64::MAX, u64::MAX), None);
     }
 
     #[test]
