@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use vmspace::{Backend, BackendError, Op, Outcome};
+use vmspace::{Backend, BackendError, Op, Outcome, PageState};
 
 use crate::compare;
 
@@ -140,12 +140,15 @@ pub struct Differ<'a> {
     /// Time spent per phase (kernel call, engine call, kernel maps, engine maps and
     /// comparison, pages, counters), for `VMSPACE_TIMING`.
     pub timing: [std::time::Duration; 6],
-    /// Whether the engine had locked memory (or MCL_FUTURE) after the previous step.
-    was_locked: bool,
+    /// The engine's `locked_vm` (kB) and whether `mlockall(MCL_FUTURE)` was in force,
+    /// after the previous step.
+    was_locked: (u64, bool),
     /// The engine's maps text as last rendered, with its VMA generation.
     engine_maps: Option<(u64, String)>,
     /// The tables of the frame-sharing comparison.
     pairing: compare::FramePairing,
+    /// Buffers for the kernel's and the engine's page lists (kept between steps).
+    page_bufs: (Vec<PageState>, Vec<PageState>),
     /// The kernel's maps text at the last comparison that agreed, with the engine's
     /// VMA generation then.
     last_kmaps: Option<(u64, String)>,
@@ -185,7 +188,10 @@ fn ranges_text(ranges: &[(u64, u64)]) -> String {
 impl<'a> Differ<'a> {
     /// A differ over the engine and another backend.
     pub fn new(engine: &'a mut vmspace::Mm, kernel: &'a mut dyn Backend) -> Self {
-        let was_locked = engine.has_locked_memory();
+        let was_locked = (
+            vmspace::Mm::counters(engine).vm_lck_kb,
+            engine.locks_future(),
+        );
         Self {
             engine,
             kernel,
@@ -202,6 +208,7 @@ impl<'a> Differ<'a> {
             was_locked,
             engine_maps: None,
             pairing: compare::FramePairing::default(),
+            page_bufs: (Vec::new(), Vec::new()),
             last_kmaps: None,
             since_full: 0,
             brk: 0,
@@ -497,9 +504,12 @@ impl<'a> Differ<'a> {
             );
             return diverge(self, "counters", d, None);
         }
-        // VmLck needs the full status, which is expensive: read it whenever locked memory
-        // can be involved (a lock-family call, MAP_LOCKED, locked memory or MCL_FUTURE on
-        // the engine's side before or after), and every 64th step regardless.
+        // VmLck needs the full status, which is expensive: read it where the call can
+        // have changed locked memory: a lock-family call or MAP_LOCKED; a change of the
+        // engine's locked_vm; VMAs changed under MCL_FUTURE (before or after), or where
+        // the engine has locked VMAs in the changed window (the whole space when there
+        // is no window); and every 64th step regardless. A kernel that locked or
+        // unlocked memory elsewhere shows at that 64th step or at `finish`.
         self.steps += 1;
         let lock_op = matches!(
             op,
@@ -509,9 +519,20 @@ impl<'a> Differ<'a> {
                 | Op::Mlockall { .. }
                 | Op::Munlockall
         ) || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
-        let engine_locked = self.engine.has_locked_memory();
+        let now_locked = (ec.vm_lck_kb, self.engine.locks_future());
+        let locked_window = maps_changed
+            && match &window {
+                Some(w) => w.iter().any(|&(s, e)| {
+                    self.engine
+                        .vmas_in(s, e)
+                        .any(|v| v.vm_flags.contains(vmspace::VmFlags::LOCKED))
+                }),
+                None => now_locked.0 != 0,
+            };
         if lock_op
-            || ((engine_locked || self.was_locked) && maps_changed)
+            || now_locked.0 != self.was_locked.0
+            || ((now_locked.1 || self.was_locked.1) && maps_changed)
+            || locked_window
             || self.steps.is_multiple_of(64)
         {
             let mut kc = self.kernel.status_counters()?;
@@ -521,7 +542,7 @@ impl<'a> Differ<'a> {
                 return diverge(self, "counters", d, None);
             }
         }
-        self.was_locked = engine_locked;
+        self.was_locked = now_locked;
         self.timing[5] += t5.elapsed();
         self.last = Some((op.clone(), kernel.clone()));
         Ok(Step::Agree(kernel))
@@ -757,7 +778,11 @@ impl<'a> Differ<'a> {
                 }
             }
         }
-        let (mut addrs, mut ks, mut es) = (Vec::new(), Vec::new(), Vec::new());
+        // The page lists are built in buffers kept between steps; the addresses only
+        // for a disagreement's message.
+        let (mut ks, mut es) = std::mem::take(&mut self.page_bufs);
+        ks.clear();
+        es.clear();
         // The kernel's pages are read in one request per group of nearby runs (each
         // request costs a system call and a page-table walk; the entries of the holes
         // between runs cost next to nothing), then cut back to the runs.
@@ -774,20 +799,30 @@ impl<'a> Differ<'a> {
                 j += 1;
             }
             let (ls, ln) = runs[j - 1];
-            let group = self.kernel.pages(first, (ls - first) / PAGE + ln)?;
+            let group = match self.kernel.pages(first, (ls - first) / PAGE + ln) {
+                Ok(g) => g,
+                Err(e) => {
+                    self.page_bufs = (ks, es);
+                    return Err(e);
+                }
+            };
             for &(s, n) in &runs[i..j] {
                 let at = ((s - first) / PAGE) as usize;
                 ks.extend_from_slice(&group[at..at + n as usize]);
                 es.extend(self.engine.page_states(s, n));
-                addrs.extend((0..n).map(|i| s + i * PAGE));
             }
             i = j;
         }
-        Ok(compare::pages_disagreement_with(
-            &mut self.pairing,
-            &addrs,
-            &es,
-            &ks,
-        ))
+        let found = if self.pairing.agree(&es, &ks) {
+            None
+        } else {
+            let addrs: Vec<u64> = runs
+                .iter()
+                .flat_map(|&(s, n)| (0..n).map(move |i| s + i * PAGE))
+                .collect();
+            compare::pages_disagreement_with(&mut self.pairing, &addrs, &es, &ks)
+        };
+        self.page_bufs = (ks, es);
+        Ok(found)
     }
 }

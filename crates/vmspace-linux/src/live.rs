@@ -93,6 +93,8 @@ pub struct LiveBackend {
     proc_files: std::cell::RefCell<Vec<(&'static str, File)>>,
     /// A reusable read buffer.
     proc_buf: std::cell::RefCell<Vec<u8>>,
+    /// The buffer pagemap is read through.
+    pagemap_buf: Vec<u8>,
     /// The buffer a request and its payload are written from.
     send_buf: Vec<u8>,
     timeout: Duration,
@@ -158,6 +160,7 @@ impl LiveBackend {
             pagemap: None,
             proc_files: Default::default(),
             proc_buf: Default::default(),
+            pagemap_buf: Vec::new(),
             send_buf: Vec::new(),
             timeout,
             seed: Seed::default(),
@@ -923,6 +926,22 @@ impl LiveBackend {
         start: u64,
         npages: u64,
     ) -> Result<Vec<procfs::PagemapEntry>, LiveError> {
+        let mut out = Vec::with_capacity(npages.min(MAX_PAGES) as usize);
+        self.visit_pagemap(start, npages, |e| out.push(e))?;
+        Ok(out)
+    }
+
+    /// Call `f` with the raw pagemap entry of each of `npages` pages from `start`, in
+    /// order (entries the kernel does not return, above the top of user space, are
+    /// empty). The file is read in chunks through one buffer kept between calls, so
+    /// that a comparison after every call allocates nothing here.
+    fn visit_pagemap(
+        &mut self,
+        start: u64,
+        npages: u64,
+        mut f: impl FnMut(procfs::PagemapEntry),
+    ) -> Result<(), LiveError> {
+        const CHUNK_PAGES: u64 = 8192;
         self.check_alive()?;
         if npages > MAX_PAGES {
             return Err(LiveError::Proc {
@@ -940,11 +959,12 @@ impl LiveBackend {
             });
         };
         let first = start / PAGE_SIZE;
-        let mut out = Vec::with_capacity(npages as usize);
-        let mut raw = vec![0u8; (npages.min(1 << 16) * 8) as usize];
-        while (out.len() as u64) < npages {
-            let vpn = first + out.len() as u64;
-            let want = (npages - out.len() as u64).min(1 << 16) as usize;
+        let raw = &mut self.pagemap_buf;
+        raw.resize((CHUNK_PAGES * 8) as usize, 0);
+        let mut done = 0u64;
+        while done < npages {
+            let vpn = first + done;
+            let want = (npages - done).min(CHUNK_PAGES) as usize;
             // Pages at or above 2^64 / 8 cannot be addressed in the file at all.
             let Some(offset) = vpn.checked_mul(8) else {
                 break;
@@ -953,22 +973,23 @@ impl LiveBackend {
                 Ok(n) => n / 8,
                 Err(source) => return Err(LiveError::Proc { path, source }),
             };
-            out.extend(procfs::decode_pagemap(&raw[..got * 8]));
+            procfs::decode_pagemap(&raw[..got * 8]).for_each(&mut f);
+            done += got as u64;
             if got < want {
                 // The kernel returns nothing beyond the top of user space.
                 break;
             }
         }
-        out.resize(npages as usize, procfs::PagemapEntry(0));
-        Ok(out)
+        for _ in done..npages {
+            f(procfs::PagemapEntry(0));
+        }
+        Ok(())
     }
 
     fn read_pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, LiveError> {
-        Ok(self
-            .read_pagemap(start, npages)?
-            .into_iter()
-            .map(procfs::PagemapEntry::page_state)
-            .collect())
+        let mut out = Vec::with_capacity(npages.min(MAX_PAGES) as usize);
+        self.visit_pagemap(start, npages, |e| out.push(e.page_state()))?;
+        Ok(out)
     }
 
     /// `VmSize` and `VmData + VmStk` in kB from `/proc/<pid>/statm` (size and data

@@ -189,6 +189,12 @@ impl Mm {
         self.locked_vm != 0 || self.def_flags.contains(crate::VmFlags::LOCKED)
     }
 
+    /// Whether `mlockall(MCL_FUTURE)` is in force: VMAs made from now on are locked
+    /// (`mm->def_flags` has `VM_LOCKED`).
+    pub fn locks_future(&self) -> bool {
+        self.def_flags.contains(crate::VmFlags::LOCKED)
+    }
+
     /// Resident pages (present entries that are not the zero page).
     pub fn rss_pages(&self) -> u64 {
         let mut n = 0;
