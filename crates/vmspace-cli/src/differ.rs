@@ -140,9 +140,8 @@ pub struct Differ<'a> {
     /// Time spent per phase (kernel call, engine call, kernel maps, engine maps and
     /// comparison, pages, counters), for `VMSPACE_TIMING`.
     pub timing: [std::time::Duration; 6],
-    /// The engine's `locked_vm` (kB) and whether `mlockall(MCL_FUTURE)` was in force,
-    /// after the previous step.
-    was_locked: (u64, bool),
+    /// The engine's `locked_vm` (kB) after the previous step.
+    was_locked: u64,
     /// The engine's maps text as last rendered, with its VMA generation.
     engine_maps: Option<(u64, String)>,
     /// The tables of the frame-sharing comparison.
@@ -188,10 +187,7 @@ fn ranges_text(ranges: &[(u64, u64)]) -> String {
 impl<'a> Differ<'a> {
     /// A differ over the engine and another backend.
     pub fn new(engine: &'a mut vmspace::Mm, kernel: &'a mut dyn Backend) -> Self {
-        let was_locked = (
-            vmspace::Mm::counters(engine).vm_lck_kb,
-            engine.locks_future(),
-        );
+        let was_locked = vmspace::Mm::counters(engine).vm_lck_kb;
         Self {
             engine,
             kernel,
@@ -506,7 +502,7 @@ impl<'a> Differ<'a> {
         }
         // VmLck needs the full status, which is expensive: read it where the call can
         // have changed locked memory: a lock-family call or MAP_LOCKED; a change of the
-        // engine's locked_vm; VMAs changed under MCL_FUTURE (before or after), or where
+        // engine's locked_vm; VMAs changed under MCL_FUTURE (only lock calls end it), or where
         // the engine has locked VMAs in the changed window (the whole space when there
         // is no window); and every 64th step regardless. A kernel that locked or
         // unlocked memory elsewhere shows at that 64th step or at `finish`.
@@ -519,7 +515,6 @@ impl<'a> Differ<'a> {
                 | Op::Mlockall { .. }
                 | Op::Munlockall
         ) || matches!(op, Op::Mmap { flags, .. } if flags & 0x2000 != 0);
-        let now_locked = (ec.vm_lck_kb, self.engine.locks_future());
         let locked_window = maps_changed
             && match &window {
                 Some(w) => w.iter().any(|&(s, e)| {
@@ -527,11 +522,11 @@ impl<'a> Differ<'a> {
                         .vmas_in(s, e)
                         .any(|v| v.vm_flags.contains(vmspace::VmFlags::LOCKED))
                 }),
-                None => now_locked.0 != 0,
+                None => ec.vm_lck_kb != 0,
             };
         if lock_op
-            || now_locked.0 != self.was_locked.0
-            || ((now_locked.1 || self.was_locked.1) && maps_changed)
+            || ec.vm_lck_kb != self.was_locked
+            || (self.engine.locks_future() && maps_changed)
             || locked_window
             || self.steps.is_multiple_of(64)
         {
@@ -542,7 +537,7 @@ impl<'a> Differ<'a> {
                 return diverge(self, "counters", d, None);
             }
         }
-        self.was_locked = now_locked;
+        self.was_locked = ec.vm_lck_kb;
         self.timing[5] += t5.elapsed();
         self.last = Some((op.clone(), kernel.clone()));
         Ok(Step::Agree(kernel))

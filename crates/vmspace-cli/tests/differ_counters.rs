@@ -1,0 +1,227 @@
+//! The differ reads the kernel's full status (for `VmLck`) only after calls that can
+//! have changed locked memory, because that read is expensive. Checked here without a
+//! kernel: the "kernel" is an engine whose `VmLck` reads 4 kB too high from one call
+//! on, and the differ must report the difference at that call for every kind of call
+//! that can change locked memory, at the 64th call at the latest for any other, and
+//! must not read the status after calls that cannot change locked memory.
+
+use vmspace::{Backend, BackendError, Config, Counters, Mm, Op, Outcome, PageState};
+use vmspace_cli::differ::{Differ, Step};
+
+const P: u64 = 4096;
+const R: u64 = 1;
+const RW: u64 = 3;
+const PRIVATE_ANON: u64 = 0x22;
+const FIXED: u64 = 0x10;
+const MAP_LOCKED: u64 = 0x2000;
+const MCL_FUTURE: u64 = 2;
+
+const A: u64 = 0x2000_0000;
+const B: u64 = 0x3000_0000;
+
+/// An engine whose status shows `VmLck` 4 kB too high once `lie_from` calls were made.
+struct LockLiar {
+    mm: Mm,
+    calls: u64,
+    lie_from: u64,
+    status_reads: u64,
+}
+
+impl Backend for LockLiar {
+    fn name(&self) -> &'static str {
+        "lock liar"
+    }
+    fn apply(&mut self, op: &Op) -> Result<Outcome, BackendError> {
+        self.calls += 1;
+        Ok(self.mm.apply(op))
+    }
+    fn maps(&mut self) -> Result<String, BackendError> {
+        Ok(self.mm.maps_text())
+    }
+    fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
+        Ok(Some(self.mm.maps_window(ranges)))
+    }
+    fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
+        Ok(self.mm.page_states(start, npages))
+    }
+    fn counters(&mut self) -> Result<Counters, BackendError> {
+        Ok(self.mm.counters())
+    }
+    fn status_counters(&mut self) -> Result<Counters, BackendError> {
+        self.status_reads += 1;
+        let mut c = self.mm.counters();
+        if self.calls >= self.lie_from {
+            c.vm_lck_kb += 4;
+        }
+        Ok(c)
+    }
+}
+
+fn engine() -> Mm {
+    let seed = vmspace_cli::default_seed();
+    Mm::from_seed(
+        &seed,
+        Config {
+            mmap_base: seed.mmap_base,
+            ..Config::default()
+        },
+    )
+    .unwrap()
+}
+
+fn map(addr: u64, len: u64, extra: u64) -> Op {
+    Op::Mmap {
+        addr,
+        len,
+        prot: RW,
+        flags: PRIVATE_ANON | FIXED | extra,
+        fd: u64::MAX,
+        offset: 0,
+    }
+}
+
+/// Run `setup` (which must agree), then `ops`, with a kernel that misreports `VmLck`
+/// from the first of `ops` on; the index in `ops` of the call the differ reports, and
+/// what it reported.
+fn found_at(setup: &[Op], ops: &[Op]) -> Option<(usize, String)> {
+    let seed = vmspace_cli::default_seed();
+    let mut e = engine();
+    let mut k = LockLiar {
+        mm: engine(),
+        calls: 0,
+        lie_from: setup.len() as u64 + 1,
+        status_reads: 0,
+    };
+    let mut d = Differ::seeded(&mut e, &mut k, &seed);
+    for (i, op) in setup.iter().enumerate() {
+        match d.step(op) {
+            Ok(Step::Agree(_)) => {}
+            other => panic!("setup call {i} ({op:?}): {other:?}"),
+        }
+    }
+    for (i, op) in ops.iter().enumerate() {
+        match d.step(op) {
+            Ok(Step::Agree(_)) => {}
+            Ok(Step::Diverge(div)) => return Some((i, format!("{}: {}", div.kind, div.detail))),
+            other => panic!("call {i} ({op:?}): {other:?}"),
+        }
+    }
+    None
+}
+
+#[test]
+fn every_kind_of_call_that_can_change_locked_memory_is_checked_at_once() {
+    let cases: Vec<(&str, Vec<Op>, Op)> = vec![
+        (
+            "mlock",
+            vec![map(A, 2 * P, 0)],
+            Op::Mlock { addr: A, len: P },
+        ),
+        ("mmap with MAP_LOCKED", vec![], map(A, P, MAP_LOCKED)),
+        (
+            // No lock call, but the engine's locked_vm changes.
+            "munmap of locked memory",
+            vec![
+                map(A, 2 * P, 0),
+                Op::Mlock {
+                    addr: A,
+                    len: 2 * P,
+                },
+            ],
+            Op::Munmap { addr: A, len: P },
+        ),
+        (
+            // locked_vm unchanged on the engine's side, a locked VMA split in the window.
+            "mprotect of locked memory",
+            vec![
+                map(A, 2 * P, 0),
+                Op::Mlock {
+                    addr: A,
+                    len: 2 * P,
+                },
+            ],
+            Op::Mprotect {
+                addr: A,
+                len: P,
+                prot: R,
+            },
+        ),
+        (
+            // Under MCL_FUTURE, with nothing locked in the window: the VMAs changed.
+            "mprotect under MCL_FUTURE",
+            vec![map(A, 2 * P, 0), Op::Mlockall { flags: MCL_FUTURE }],
+            Op::Mprotect {
+                addr: A,
+                len: P,
+                prot: R,
+            },
+        ),
+    ];
+    for (what, setup, op) in cases {
+        // A padding call first, so that the call under test is not any step count's
+        // multiple of 64 by accident.
+        let mut ops = vec![op];
+        ops.push(map(B, P, 0));
+        let found = found_at(&setup, &ops);
+        assert_eq!(
+            found.as_ref().map(|f| f.0),
+            Some(0),
+            "{what}: the misreported VmLck was found at {found:?}, not at the call"
+        );
+        assert!(found.unwrap().1.starts_with("counters"), "{what}");
+    }
+}
+
+#[test]
+fn a_difference_after_any_other_call_is_found_by_the_64th_call() {
+    // mprotects at B, with no locked memory anywhere: the status is read at the 64th
+    // step regardless.
+    let setup = [map(B, 2 * P, 0)];
+    let ops: Vec<Op> = (0..100)
+        .map(|i| Op::Mprotect {
+            addr: B,
+            len: P,
+            prot: if i % 2 == 0 { R } else { RW },
+        })
+        .collect();
+    let found = found_at(&setup, &ops);
+    // Step 64 of the run is the 63rd of `ops` (the setup made the first).
+    assert_eq!(found.map(|f| f.0), Some(62));
+}
+
+#[test]
+fn calls_that_cannot_change_locked_memory_do_not_read_the_status() {
+    let seed = vmspace_cli::default_seed();
+    let mut e = engine();
+    let mut k = LockLiar {
+        mm: engine(),
+        calls: 0,
+        lie_from: u64::MAX,
+        status_reads: 0,
+    };
+    let mut d = Differ::seeded(&mut e, &mut k, &seed);
+    // Locked memory at A; every later call changes VMAs at B only.
+    let setup = [
+        map(A, 2 * P, 0),
+        Op::Mlock {
+            addr: A,
+            len: 2 * P,
+        },
+        map(B, 2 * P, 0),
+    ];
+    for op in &setup {
+        assert!(matches!(d.step(op), Ok(Step::Agree(_))), "{op:?}");
+    }
+    for i in 0..40u64 {
+        let op = Op::Mprotect {
+            addr: B,
+            len: P,
+            prot: if i % 2 == 0 { R } else { RW },
+        };
+        assert!(matches!(d.step(&op), Ok(Step::Agree(_))), "{op:?}");
+    }
+    drop(d);
+    // The mlock read it; the mmap at A changed no locked memory (none yet), the mmap
+    // at B neither.
+    assert_eq!(k.status_reads, 1);
+}
