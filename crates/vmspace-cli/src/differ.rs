@@ -502,10 +502,10 @@ impl<'a> Differ<'a> {
         }
         // VmLck needs the full status, which is expensive: read it where the call can
         // have changed locked memory: a lock-family call or MAP_LOCKED; a change of the
-        // engine's locked_vm; VMAs changed under MCL_FUTURE (only lock calls end it), or where
-        // the engine has locked VMAs in the changed window (the whole space when there
-        // is no window); and every 64th step regardless. A kernel that locked or
-        // unlocked memory elsewhere shows at that 64th step or at `finish`.
+        // engine's locked_vm; VMAs changed under MCL_FUTURE (only lock calls end it),
+        // or where the engine has locked VMAs in the changed window (or there is no
+        // window); and every 64th step regardless. A kernel that locked or unlocked
+        // memory elsewhere shows at that 64th step or at `finish`.
         self.steps += 1;
         let lock_op = matches!(
             op,
@@ -522,7 +522,9 @@ impl<'a> Differ<'a> {
                         .vmas_in(s, e)
                         .any(|v| v.vm_flags.contains(vmspace::VmFlags::LOCKED))
                 }),
-                None => ec.vm_lck_kb != 0,
+                // No window: the extent of the change is unknown (no call that changes
+                // the VMAs has none today but the lock calls, read anyway).
+                None => true,
             };
         if lock_op
             || ec.vm_lck_kb != self.was_locked

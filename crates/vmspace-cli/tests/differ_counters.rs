@@ -14,6 +14,7 @@ const RW: u64 = 3;
 const PRIVATE_ANON: u64 = 0x22;
 const FIXED: u64 = 0x10;
 const MAP_LOCKED: u64 = 0x2000;
+const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const MCL_FUTURE: u64 = 2;
 
 const A: u64 = 0x2000_0000;
@@ -118,6 +119,32 @@ fn every_kind_of_call_that_can_change_locked_memory_is_checked_at_once() {
             Op::Mlock { addr: A, len: P },
         ),
         ("mmap with MAP_LOCKED", vec![], map(A, P, MAP_LOCKED)),
+        (
+            // Neither the VMAs nor the engine's locked_vm change: only the kind of call
+            // says the kernel's locked memory may have.
+            "mlock of memory already locked",
+            vec![
+                map(A, 2 * P, 0),
+                Op::Mlock {
+                    addr: A,
+                    len: 2 * P,
+                },
+            ],
+            Op::Mlock { addr: A, len: P },
+        ),
+        (
+            // It fails (EEXIST), changing nothing on the engine's side.
+            "mmap with MAP_LOCKED that fails",
+            vec![map(A, P, 0)],
+            Op::Mmap {
+                addr: A,
+                len: P,
+                prot: RW,
+                flags: PRIVATE_ANON | MAP_FIXED_NOREPLACE | MAP_LOCKED,
+                fd: u64::MAX,
+                offset: 0,
+            },
+        ),
         (
             // No lock call, but the engine's locked_vm changes.
             "munmap of locked memory",

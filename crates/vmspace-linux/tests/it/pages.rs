@@ -176,3 +176,39 @@ fn pages_beyond_user_space_are_absent() {
     assert_eq!(p[1..], [PageState::Absent; 3]);
     assert_eq!(b.pages(!0xfff, 2).unwrap(), [PageState::Absent; 2]);
 }
+
+#[test]
+fn a_read_longer_than_one_chunk_keeps_every_page_in_its_place() {
+    // pagemap is read in chunks of 8,192 entries: touch pages on both sides of the
+    // chunk boundaries of a 20,000-page read and nowhere else.
+    let mut b = spawn();
+    let n = 20_000;
+    let a = mmap_anon(&mut b, n * PAGE, PROT_RW);
+    let touched = [0, 1, 8_191, 8_192, 8_193, 16_383, 16_384, 19_999];
+    for &i in &touched {
+        assert_eq!(
+            apply(
+                &mut b,
+                Op::Store {
+                    addr: a + i * PAGE,
+                    data: vec![7]
+                }
+            ),
+            Outcome::Done
+        );
+    }
+    let p = b.pages(a, n).unwrap();
+    assert_eq!(p.len(), n as usize);
+    let present: Vec<u64> = (0..n)
+        .filter(|&i| p[i as usize] != PageState::Absent)
+        .collect();
+    assert_eq!(present, touched);
+    // Each page's own frame: the same as a read of that page alone.
+    for &i in &touched {
+        assert_eq!(
+            b.pages(a + i * PAGE, 1).unwrap()[0],
+            p[i as usize],
+            "page {i}"
+        );
+    }
+}
