@@ -69,4 +69,8 @@ int main(){
  mp(B,2*M2); t(B); t(B+M2); R("12 X=[B,B+4M) touched both");
  madvise((void*)B,M2,MADV_DONTNEED); R("12 DONTNEED [B,B+2M) (reclaims block 0)");
  munmap((void*)B,2*M2); R("12 munmap");
+ /* 13: a whole VMA moved (relocated): the source's tables go, the destination's come */
+ mp(B,2*K); t(B); t(B+K); R("13 X=[B,B+8K) touched both");
+ r=mremap((void*)B,2*K,2*K,MREMAP_MAYMOVE|MREMAP_FIXED,(void*)(B+4*G)); if(r==MAP_FAILED)perror("mremap"); R("13 mremap whole X -> B+4G (PMD+PTE of GiB 0 go, GiB 4 gets them)");
+ munmap((void*)(B+4*G),2*K); R("13 munmap dest");
  return 0;}

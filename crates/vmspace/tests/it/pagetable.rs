@@ -49,3 +49,25 @@ fn a_touched_terabyte_costs_three_tables() {
         "PUD, PMD and PTE tables below the root"
     );
 }
+
+#[test]
+fn a_whole_vma_moved_takes_its_tables_with_it() {
+    // docs/probes/pagetable-lifetime.c, case 13, on Linux 6.18: VmPTE +12 kB (PUD, PMD
+    // and PTE tables) for two touched pages in an empty 512 GiB, still +12 kB after the
+    // whole VMA moved 4 GiB up (the source's PMD and PTE tables freed, the
+    // destination's made), +0 kB after the destination's munmap.
+    let mut t = T::new();
+    let b = 0x6000_0000_0000u64;
+    let base = t.mm.pagetable_tables();
+    let x = t.anon_at(b, 2 * P, PROT_RW);
+    t.store(x, b"x");
+    t.store(x + P, b"y");
+    assert_eq!(t.mm.pagetable_tables() - base, 3);
+    t.mremap(x, 2 * P, 2 * P, MAYMOVE | FIXED, b + (4 << 30));
+    assert_eq!(t.mm.pagetable_tables() - base, 3);
+    t.ok(Op::Munmap {
+        addr: b + (4 << 30),
+        len: 2 * P,
+    });
+    assert_eq!(t.mm.pagetable_tables() - base, 0);
+}
