@@ -51,7 +51,13 @@ diff)
     rm -rf "$out"
     mkdir -p "$out"
     git diff "$base" HEAD -- "${FILES[@]}" >"$out/changes.diff"
-    echo "mutants: engine lines changed since ${base:0:12}: $(grep -c '^+[^+]' "$out/changes.diff" || true)"
+    changed=$(grep -c '^+[^+]' "$out/changes.diff" || true)
+    if [ ! -s "$out/changes.diff" ]; then
+        : >"$out/survivors.txt"
+        echo "mutants: no engine file changed since ${base:0:12}: nothing to mutate"
+        exit 0
+    fi
+    echo "mutants: $changed engine lines added or changed since ${base:0:12}"
     SELECT=(--in-diff "$out/changes.diff")
     ;;
 shard)
