@@ -16,6 +16,8 @@ const A: u64 = 0x2000_0000;
 struct Hider {
     mm: Mm,
     hide: u64,
+    /// The most pages asked for at once.
+    most: u64,
 }
 
 impl Backend for Hider {
@@ -32,6 +34,7 @@ impl Backend for Hider {
         Ok(Some(self.mm.maps_window(ranges)))
     }
     fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
+        self.most = self.most.max(npages);
         let mut p = self.mm.page_states(start, npages);
         if self.hide >= start && self.hide < start + npages * P {
             p[((self.hide - start) / P) as usize] = PageState::Absent;
@@ -63,7 +66,11 @@ fn a_hidden_page_is_reported_by_its_address_at_the_call_that_made_it() {
     let hide = b + 2 * P;
     let seed = vmspace_cli::default_seed();
     let mut e = engine();
-    let mut k = Hider { mm: engine(), hide };
+    let mut k = Hider {
+        mm: engine(),
+        hide,
+        most: 0,
+    };
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     for (addr, prot) in [(A, RW), (b, 1)] {
         let op = Op::Mmap {
@@ -86,6 +93,9 @@ fn a_hidden_page_is_reported_by_its_address_at_the_call_that_made_it() {
         panic!("the hidden page was not found: {step:?}");
     };
     assert_eq!(div.kind, "pages");
+    drop(d);
+    // The two runs are read as one span of 8 pages, holes included, no more.
+    assert_eq!(k.most, 8, "pages asked for at once");
     assert!(
         div.detail
             .starts_with(&format!("page {hide:#x}: engine present")),
