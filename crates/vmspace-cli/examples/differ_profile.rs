@@ -48,8 +48,8 @@ fn main() {
         let em = mm.maps_text();
         t[2] += s.elapsed();
         let s = Instant::now();
-        let a = vmspace_cli::compare::normalize_maps(&km);
-        let b = vmspace_cli::compare::normalize_maps(&em);
+        let a = vmspace_check::compare::normalize_maps(&km);
+        let b = vmspace_check::compare::normalize_maps(&em);
         assert_eq!(a, b);
         t[3] += s.elapsed();
         let s = Instant::now();

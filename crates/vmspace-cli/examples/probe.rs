@@ -24,7 +24,7 @@ fn main() {
         }
         s
     } else {
-        vmspace_cli::default_seed()
+        vmspace_check::default_seed()
     };
     let mut mm = vmspace::Mm::from_seed(
         &seed,

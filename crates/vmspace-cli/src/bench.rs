@@ -27,11 +27,11 @@ use serde_json::{Value, json};
 use vmspace::{Config, Mm, Op, Outcome, Seed};
 use vmspace_linux::kbench;
 
-use crate::fuzz::{FuzzOptions, Spawner};
-use crate::generate::{Generator, Weights};
 pub use ops::Clock;
 use ops::Ctx;
 use space::{Engine, GIB, KernelSide, MAP_NORESERVE, P, PRIV_ANON, PROT_RW, Space};
+use vmspace_check::fuzz::{FuzzOptions, Spawner};
+use vmspace_check::generate::{Generator, Weights};
 
 /// Seed of the differ's run. (Seed 1 reaches an integer overflow in the engine's
 /// `remap_move` within 2,000 operations, which panics in debug builds.)
@@ -664,7 +664,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
         Err(e) => format!("not pinned ({e})"),
     };
     let machine = Machine::read(&pin);
-    let seed = crate::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut kernel = KernelSide::new().map_err(|e| anyhow!(e))?;
     let arena = kernel.arena();
     let mut engine =
@@ -980,7 +980,7 @@ pub fn run(args: &BenchArgs, spawner: &mut dyn Spawner) -> Result<()> {
                 shrink_time: Duration::from_secs(10),
                 trace: false,
             };
-            let r = crate::fuzz::fuzz(spawner, &opts, |_| {})
+            let r = vmspace_check::fuzz::fuzz(spawner, &opts, |_| {})
                 .map_err(|e| anyhow!(e))
                 .context("the differ's rate")?;
             let met = r.ops_per_sec >= 20_000.0;

@@ -93,14 +93,14 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String> {
 }
 
 /// Read and parse a script (at most `limit` bytes) that will run with the names the
-/// starting layout binds ([`crate::LAYOUT_NAMES`], see [`crate::layout_env`]) defined.
+/// starting layout binds ([`vmspace_check::LAYOUT_NAMES`], see [`vmspace_check::layout_env`]) defined.
 ///
 /// # Errors
 /// As [`read_text`], and a script that does not parse.
 pub fn load_script(path: &Path, limit: u64) -> Result<vmspace_script::Script> {
     let text = read_text(path, limit)?;
     let mut names = vmspace_script::Env::new();
-    for n in crate::LAYOUT_NAMES {
+    for n in vmspace_check::LAYOUT_NAMES {
         names.set(n, 0);
     }
     vmspace_script::parse_script_with_env(&path.display().to_string(), &text, &names)

@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use vmspace::{Backend, Config, Mm, Seed};
-use vmspace_cli::fuzz::{FuzzOptions, Spawner};
-use vmspace_cli::generate::Weights;
+use vmspace_check::fuzz::{FuzzOptions, Spawner};
+use vmspace_check::generate::Weights;
+use vmspace_check::lockstep::Lockstep;
 use vmspace_cli::input::{load_script, parse_size};
-use vmspace_cli::lockstep::Lockstep;
 use vmspace_cli::term::{Progress, color_stdout, paint};
 use vmspace_linux::{AgentCommand, LiveBackend};
 use vmspace_script::{Action, Runner, StepReport};
@@ -300,7 +300,7 @@ fn run_cli() -> ExitCode {
         }),
         Cmd::Seed => (|| {
             let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
-            print!("{}", vmspace_cli::seedfile::to_text(live.seed()));
+            print!("{}", vmspace_check::seedfile::to_text(live.seed()));
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::Fuzz {
@@ -361,7 +361,7 @@ fn run_cli() -> ExitCode {
 /// The engine's default process: the vmspace agent's layout on the reference machine,
 /// with `memory_budget` bytes of memory.
 fn default_engine(memory_budget: u64) -> Mm {
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     Mm::from_seed(
         &seed,
         Config {
@@ -423,7 +423,7 @@ fn cmd_run(
     let color = color_stdout() && !json;
     let mut runner = Runner::with_env(
         script,
-        vmspace_cli::layout_env(&vmspace_cli::default_seed()),
+        vmspace_check::layout_env(&vmspace_check::default_seed()),
     );
     let mut failed = 0;
     loop {
@@ -482,7 +482,7 @@ fn cmd_run(
 }
 
 fn print_changes(before: &str, after: &str, color: bool) {
-    let d = vmspace_cli::compare::maps_diff(before, after);
+    let d = vmspace_check::compare::maps_diff(before, after);
     for l in d.lines() {
         if let Some(x) = l.strip_prefix("- ") {
             println!("{}", paint(color, "31", &format!("    - {x}")));
@@ -557,7 +557,7 @@ fn machine_memory() -> u64 {
 }
 
 /// Print where and how the two sides disagreed; the exit status of a disagreement.
-fn print_divergence(color: bool, at: &str, d: &vmspace_cli::differ::Divergence) -> ExitCode {
+fn print_divergence(color: bool, at: &str, d: &vmspace_check::differ::Divergence) -> ExitCode {
     println!("{}", paint(color, "31", at));
     print!("{d}");
     ExitCode::from(1)
@@ -603,7 +603,7 @@ fn cmd_diff(
             Err(e) => bail!("setting the agent's RLIMIT_AS to {cap:#x}: {e}"),
         }
     }
-    let mut runner = Runner::with_env(script, vmspace_cli::layout_env(&seed));
+    let mut runner = Runner::with_env(script, vmspace_check::layout_env(&seed));
     let mut failed = 0;
     // The first line that changed the agent's own memory, and which mapping.
     let mut damaged: Option<(usize, String)> = None;
@@ -744,7 +744,7 @@ fn cmd_fuzz(opts: &FuzzOptions, json: bool, jobs: usize) -> Result<ExitCode> {
         Ok(Box::new(spawner))
     };
     let mut bar = Progress::new(opts.ops);
-    let report = vmspace_cli::fuzz::fuzz_parallel(
+    let report = vmspace_check::fuzz::fuzz_parallel(
         &factory,
         opts,
         jobs,

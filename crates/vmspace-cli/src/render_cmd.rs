@@ -79,7 +79,7 @@ fn moves_of(r: &StepReport) -> Vec<Move> {
 }
 
 fn engine() -> Mm {
-    let seed = crate::default_seed();
+    let seed = vmspace_check::default_seed();
     Mm::from_seed(
         &seed,
         Config {
@@ -116,7 +116,10 @@ pub fn collect_steps(script: vmspace_script::Script) -> Result<Collected> {
         "start: the built-in layout (vmspace run's)",
         maps(&mut engine)?,
     )];
-    let mut runner = Runner::with_env(script, crate::layout_env(&crate::default_seed()));
+    let mut runner = Runner::with_env(
+        script,
+        vmspace_check::layout_env(&vmspace_check::default_seed()),
+    );
     let mut failed = 0;
     let mut stopped = None;
     loop {
@@ -192,7 +195,7 @@ pub fn run(args: &RenderArgs) -> Result<ExitCode> {
     } else {
         picture.html()
     };
-    crate::outfile::write_atomic(&args.output, out.as_bytes())
+    vmspace_check::outfile::write_atomic(&args.output, out.as_bytes())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     let sum = picture.summary();
     if args.json {

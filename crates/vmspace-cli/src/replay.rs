@@ -288,7 +288,7 @@ enum Brk {
 /// its start, so that the first brk of the log can place the break
 /// (`Mm::set_brk_base`).
 fn engine() -> Mm {
-    let mut seed = crate::default_seed();
+    let mut seed = vmspace_check::default_seed();
     seed.vmas
         .retain(|v| v.line.name.as_deref() != Some("[heap]"));
     seed.brk = seed.start_brk;

@@ -82,7 +82,7 @@ pub fn find(key: &str) -> Option<&'static Scenario> {
 
 /// The engine `vmspace run` uses: the vmspace agent's layout on the reference machine.
 pub fn default_engine() -> Mm {
-    let seed = crate::default_seed();
+    let seed = vmspace_check::default_seed();
     Mm::from_seed(
         &seed,
         Config {

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use vmspace::{Backend, BackendError, BackendErrorKind, Counters, Mm, Op, Outcome, PageState};
-use vmspace_cli::differ::{Differ, Step};
+use vmspace_check::differ::{Differ, Step};
 use vmspace_linux::{AgentCommand, LiveBackend};
 
 const VMSPACE: &str = env!("CARGO_BIN_EXE_vmspace");

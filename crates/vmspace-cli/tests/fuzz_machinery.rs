@@ -3,8 +3,8 @@
 //! result for the same seed; against an identical engine, none.
 
 use vmspace::{Backend, Config, Errno, Mm, Op, Outcome, Seed};
-use vmspace_cli::fuzz::{FuzzOptions, Spawner, fuzz, repro_script};
-use vmspace_cli::generate::{Weights, is_layout_address};
+use vmspace_check::fuzz::{FuzzOptions, Spawner, fuzz, repro_script};
+use vmspace_check::generate::{Weights, is_layout_address};
 
 struct Engines {
     kernel: Config,
@@ -12,7 +12,7 @@ struct Engines {
 
 impl Spawner for Engines {
     fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
-        let seed = vmspace_cli::default_seed();
+        let seed = vmspace_check::default_seed();
         let engine_cfg = Config {
             mmap_base: seed.mmap_base,
             ..Config::default()
@@ -201,7 +201,7 @@ fn a_finding_is_on_disk_before_shrinking_ends() {
         fail_after: u64::MAX,
     };
     let stop = move || (spawned.get() > runs + 3).then_some(2);
-    let r = vmspace_cli::fuzz::fuzz_until(&mut kernel, &opts(seed, 20_000, &dir), |_| {}, &stop)
+    let r = vmspace_check::fuzz::fuzz_until(&mut kernel, &opts(seed, 20_000, &dir), |_| {}, &stop)
         .unwrap();
     assert_eq!((r.disagreements, r.interrupted), (1, Some(2)));
     let text = std::fs::read_to_string(r.repro.as_ref().unwrap()).unwrap();
@@ -373,7 +373,7 @@ fn parallel(
     dir: &std::path::Path,
     spawned: &[std::sync::atomic::AtomicU64],
     log: &std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
-) -> vmspace_cli::fuzz::FuzzReport {
+) -> vmspace_check::fuzz::FuzzReport {
     struct Counted<'a>(
         Config,
         &'a std::sync::atomic::AtomicU64,
@@ -403,7 +403,7 @@ fn parallel(
         Ok(Box::new(Counted(kernel.clone(), &spawned[k], log.clone())))
     };
     let mut last = 0;
-    let r = vmspace_cli::fuzz::fuzz_parallel(
+    let r = vmspace_check::fuzz::fuzz_parallel(
         &factory,
         &opts(seed, ops, dir),
         jobs,

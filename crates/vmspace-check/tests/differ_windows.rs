@@ -5,7 +5,7 @@
 //! place, by the end of the run when none does.
 
 use vmspace::{Backend, BackendError, Config, Counters, Mm, Op, Outcome, PageState};
-use vmspace_cli::differ::{Differ, Step};
+use vmspace_check::differ::{Differ, Step};
 
 const P: u64 = 4096;
 const RW: u64 = 3;
@@ -62,7 +62,7 @@ impl Backend for Liar {
 }
 
 fn engine() -> Mm {
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     Mm::from_seed(
         &seed,
         Config {
@@ -96,7 +96,7 @@ fn a_difference_where_the_call_acted_is_found_at_that_call() {
         full_reads: 0,
         window_reads: 0,
     };
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     // The first call maps A: the window holds it, and it alone is read.
     let Ok(Step::Diverge(div)) = d.step(&fixed(A, P, RW)) else {
@@ -118,7 +118,7 @@ fn a_difference_elsewhere_is_found_by_the_end_of_the_run() {
         full_reads: 0,
         window_reads: 0,
     };
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     assert!(matches!(d.step(&fixed(A, P, RW)), Ok(Step::Agree(_))));
     drop(d);
@@ -145,7 +145,7 @@ fn a_difference_elsewhere_is_found_by_the_end_of_the_run() {
 fn the_whole_text_is_compared_at_least_every_32_calls() {
     // The liar misreports a VMA of the seeded layout, which no call names.
     let mut e = engine();
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let victim = seed.vmas[0].line.start;
     let mut k = Liar {
         mm: engine(),
@@ -215,7 +215,7 @@ fn a_backend_without_windows_is_compared_by_its_whole_text() {
         window_reads: 0,
     });
     assert_eq!(k.maps_window(&[(0, 1 << 47)]).unwrap(), None);
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     let Ok(Step::Diverge(div)) = d.step(&fixed(A, P, RW)) else {
         panic!("the misreported VMA was not found at the call that made it");

@@ -4,7 +4,7 @@
 //! that page, by its address, at the call that made it present.
 
 use vmspace::{Backend, BackendError, Config, Counters, Mm, Op, Outcome, PageState};
-use vmspace_cli::differ::{Differ, Step};
+use vmspace_check::differ::{Differ, Step};
 
 const P: u64 = 4096;
 const RW: u64 = 3;
@@ -47,7 +47,7 @@ impl Backend for Hider {
 }
 
 fn engine() -> Mm {
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     Mm::from_seed(
         &seed,
         Config {
@@ -64,7 +64,7 @@ fn a_hidden_page_is_reported_by_its_address_at_the_call_that_made_it() {
     // the hidden page is the third of the second run.
     let b = A + 4 * P;
     let hide = b + 2 * P;
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut e = engine();
     let mut k = Hider {
         mm: engine(),

@@ -6,7 +6,7 @@
 //! must not read the status after calls that cannot change locked memory.
 
 use vmspace::{Backend, BackendError, Config, Counters, Mm, Op, Outcome, PageState};
-use vmspace_cli::differ::{Differ, Step};
+use vmspace_check::differ::{Differ, Step};
 
 const P: u64 = 4096;
 const R: u64 = 1;
@@ -59,7 +59,7 @@ impl Backend for LockLiar {
 }
 
 fn engine() -> Mm {
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     Mm::from_seed(
         &seed,
         Config {
@@ -85,7 +85,7 @@ fn map(addr: u64, len: u64, extra: u64) -> Op {
 /// from the first of `ops` on; the index in `ops` of the call the differ reports, and
 /// what it reported.
 fn found_at(setup: &[Op], ops: &[Op]) -> Option<(usize, String)> {
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut e = engine();
     let mut k = LockLiar {
         mm: engine(),
@@ -218,7 +218,7 @@ fn a_difference_after_any_other_call_is_found_by_the_64th_call() {
 
 #[test]
 fn calls_that_cannot_change_locked_memory_do_not_read_the_status() {
-    let seed = vmspace_cli::default_seed();
+    let seed = vmspace_check::default_seed();
     let mut e = engine();
     let mut k = LockLiar {
         mm: engine(),
