@@ -21,6 +21,28 @@ pub fn default_seed() -> vmspace::Seed {
     seedfile::parse(include_str!("default-layout.txt")).expect("the built-in layout parses")
 }
 
+/// An engine over `seed` with `cfg`, whose `mmap_base` becomes the seed's (where the
+/// process's mappings are placed top-down from).
+///
+/// # Errors
+/// A seed the engine refuses (overlapping mappings, addresses out of range).
+pub fn engine_on(seed: &vmspace::Seed, cfg: vmspace::Config) -> Result<vmspace::Mm, String> {
+    vmspace::Mm::from_seed(
+        seed,
+        vmspace::Config {
+            mmap_base: seed.mmap_base,
+            ..cfg
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The engine `vmspace run`, `render` and `tour` start: the built-in layout
+/// ([`default_seed`]) with `cfg` (its `mmap_base` the layout's).
+pub fn default_engine(cfg: vmspace::Config) -> vmspace::Mm {
+    engine_on(&default_seed(), cfg).expect("the built-in layout is valid")
+}
+
 /// The names [`layout_env`] can bind (a script may use them without binding them).
 pub const LAYOUT_NAMES: &[&str] = &["vdso"];
 

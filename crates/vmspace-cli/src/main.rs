@@ -361,16 +361,10 @@ fn run_cli() -> ExitCode {
 /// The engine's default process: the vmspace agent's layout on the reference machine,
 /// with `memory_budget` bytes of memory.
 fn default_engine(memory_budget: u64) -> Mm {
-    let seed = vmspace_check::default_seed();
-    Mm::from_seed(
-        &seed,
-        Config {
-            mmap_base: seed.mmap_base,
-            frame_budget: memory_budget / vmspace::addr::PAGE_SIZE,
-            ..Config::default()
-        },
-    )
-    .expect("the built-in layout is valid")
+    vmspace_check::default_engine(Config {
+        frame_budget: memory_budget / vmspace::addr::PAGE_SIZE,
+        ..Config::default()
+    })
 }
 
 fn action_text(a: &Action) -> String {
@@ -497,52 +491,6 @@ fn agent() -> Result<AgentCommand> {
         .context("cannot find the vmspace executable to start the live agent")
 }
 
-/// The engine configuration of a process like the live agent: its limits, the
-/// capabilities it inherits from us, and the machine's memory and sysctls.
-fn live_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
-    let mut cfg = Config {
-        mmap_base: seed.mmap_base,
-        rlimits,
-        ..Config::default()
-    };
-    if let Ok(st) = std::fs::read_to_string("/proc/self/status") {
-        let cap = st
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0);
-        let has = |bit: u32| cap & (1 << bit) != 0;
-        // CAP_IPC_LOCK 14, CAP_SYS_RAWIO 17, CAP_SYS_RESOURCE 24.
-        cfg.privileged = has(14) && has(17);
-        cfg.cap_sys_resource = has(24);
-    }
-    if let Ok(mi) = std::fs::read_to_string("/proc/meminfo") {
-        let kb = |key: &str| {
-            mi.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if let Some(t) = kb("MemTotal:") {
-            cfg.overcommit.total_ram_pages = t / 4;
-        }
-        if let Some(s) = kb("SwapTotal:") {
-            cfg.overcommit.total_swap_pages = s / 4;
-        }
-    }
-    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        && let Ok(v) = m.trim().parse()
-    {
-        cfg.max_map_count = v;
-    }
-    if let Ok(m) = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
-        && let Ok(v) = m.trim().parse()
-    {
-        cfg.overcommit.mode = v;
-    }
-    cfg
-}
-
 /// The machine's RAM plus swap, in bytes.
 fn machine_memory() -> u64 {
     let mi = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -586,8 +534,8 @@ fn cmd_diff(
     let _ = live.pin_to_current_cpu();
     let seed = live.seed().clone();
     let rlimits = live.rlimits();
-    let mut engine =
-        Mm::from_seed(&seed, live_config(&seed, rlimits)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut engine = Mm::from_seed(&seed, vmspace_linux::engine_config(&seed, rlimits))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let cap = cap.unwrap_or_else(|| Some(engine.counters().vm_size_kb * 1024 + machine_memory()));
     let color = color_stdout() && !json;
     let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
@@ -707,7 +655,7 @@ impl Spawner for LiveSpawner {
             ));
         }
         let seed = live.seed().clone();
-        let cfg = live_config(&seed, live.rlimits());
+        let cfg = vmspace_linux::engine_config(&seed, live.rlimits());
         Ok((Box::new(live), seed, cfg))
     }
 }

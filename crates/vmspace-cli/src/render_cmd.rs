@@ -79,15 +79,7 @@ fn moves_of(r: &StepReport) -> Vec<Move> {
 }
 
 fn engine() -> Mm {
-    let seed = vmspace_check::default_seed();
-    Mm::from_seed(
-        &seed,
-        Config {
-            mmap_base: seed.mmap_base,
-            ..Config::default()
-        },
-    )
-    .expect("the built-in layout is valid")
+    vmspace_check::default_engine(Config::default())
 }
 
 fn maps(engine: &mut Mm) -> Result<Vec<vmspace::MapsLine>> {

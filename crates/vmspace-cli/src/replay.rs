@@ -292,14 +292,8 @@ fn engine() -> Mm {
     seed.vmas
         .retain(|v| v.line.name.as_deref() != Some("[heap]"));
     seed.brk = seed.start_brk;
-    Mm::from_seed(
-        &seed,
-        vmspace::Config {
-            mmap_base: seed.mmap_base,
-            ..vmspace::Config::default()
-        },
-    )
-    .expect("the built-in layout is valid")
+    vmspace_check::engine_on(&seed, vmspace::Config::default())
+        .expect("the built-in layout is valid")
 }
 
 struct Replayer {
@@ -1042,43 +1036,6 @@ fn rec_text(r: Rec) -> String {
     }
 }
 
-/// The call and the result as the log wrote them, without strace's prefixes.
-fn split_source(source: &str, name: &str) -> (String, String) {
-    let start = source.find(&format!("{name}(")).unwrap_or(0);
-    let body = &source[start..];
-    match body.rfind(" = ") {
-        Some(i) => {
-            let mut result = body[i + 3..].trim();
-            // strace -T's duration.
-            if let Some(j) = result.rfind(" <")
-                && result.ends_with('>')
-                && result[j + 2..result.len() - 1]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '.')
-            {
-                result = result[..j].trim_end();
-            }
-            (body[..i].trim_end().to_string(), result.to_string())
-        }
-        None => (body.trim().to_string(), "?".to_string()),
-    }
-}
-
-/// The pid of a raw strace line (`1234 ...` or `[pid 1234] ...`).
-fn line_pid(line: &str) -> Option<u32> {
-    let t = line.trim_start();
-    if let Some(rest) = t.strip_prefix("[pid") {
-        let rest = rest.trim_start();
-        let end = rest.find(|c: char| !c.is_ascii_digit())?;
-        return rest[..end].parse().ok();
-    }
-    let end = t.find(|c: char| !c.is_ascii_digit())?;
-    if end == 0 || !t[end..].starts_with([' ', '\t', '<']) {
-        return None;
-    }
-    t[..end].parse().ok()
-}
-
 /// Which processes a replay follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Select {
@@ -1119,7 +1076,7 @@ impl Run {
         self.started = true;
         self.first_line = self.first_line.min(stmt.line);
         let name = stmt.call.name();
-        let (call, recorded) = split_source(&stmt.source, name);
+        let (call, recorded) = vmspace_script::strace::call_and_result(&stmt.source, name);
         let rec = match &stmt.expect {
             Some(Expect::Value(e)) => e.const_value().map_or(Rec::Unknown, Rec::Value),
             Some(Expect::Errno(e)) => Rec::Err(*e),
@@ -1209,7 +1166,7 @@ impl Replay {
     /// names the process `strace -f` started).
     pub fn raw_line(&mut self, line: &str) {
         if self.first_line_pid.is_none() && !line.trim().is_empty() {
-            self.first_line_pid = Some(line_pid(line));
+            self.first_line_pid = Some(vmspace_script::strace::line_pid(line));
         }
     }
 
@@ -1653,8 +1610,6 @@ mprotect(0x7f0000100000, 8192, PROT_READ) = -1 EACCES (Permission denied)
         // After the exec the range is unknown again.
         assert_eq!(reps[0].verdict, Verdict::Adopted);
         assert_eq!(reps[1].verdict, Verdict::Unknown);
-        assert_eq!(line_pid("[pid  42] mmap("), Some(42));
-        assert_eq!(line_pid("0x7f mmap("), None);
     }
 
     fn verdicts(reps: &[CallReport]) -> Vec<&'static str> {

@@ -82,15 +82,7 @@ pub fn find(key: &str) -> Option<&'static Scenario> {
 
 /// The engine `vmspace run` uses: the vmspace agent's layout on the reference machine.
 pub fn default_engine() -> Mm {
-    let seed = vmspace_check::default_seed();
-    Mm::from_seed(
-        &seed,
-        Config {
-            mmap_base: seed.mmap_base,
-            ..Config::default()
-        },
-    )
-    .expect("the built-in layout is valid")
+    vmspace_check::default_engine(Config::default())
 }
 
 /// How a maps line changed in a step.

@@ -23,6 +23,7 @@
 compile_error!("vmspace-linux supports x86-64 Linux only (its access routine is x86-64 assembly)");
 
 mod agent;
+mod config;
 mod error;
 pub mod kbench;
 mod live;
@@ -31,6 +32,7 @@ mod proto;
 mod sys;
 
 pub use agent::agent_main;
+pub use config::engine_config;
 pub use error::LiveError;
 pub use live::{AgentCommand, CpuAffinity, LiveBackend, Prefetched};
 

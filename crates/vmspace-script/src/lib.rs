@@ -86,6 +86,7 @@ mod print;
 mod proptests;
 mod run;
 mod stmt;
+pub mod strace;
 
 pub use ast::{Arg, BinOp, Call, Expect, Expr, FillByte, Radix, Script, Stmt, StrLit};
 pub use check::{MAX_SHOWN_BYTES, Mismatch, check, outcome_text, vmas_text};
