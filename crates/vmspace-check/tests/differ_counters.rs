@@ -5,14 +5,12 @@
 //! that can change locked memory, at the 64th call at the latest for any other, and
 //! must not read the status after calls that cannot change locked memory.
 
-use vmspace::{Backend, BackendError, Config, Counters, Mm, Op, Outcome, PageState};
+mod support;
+
+use support::{Liar, Lie, P, R, RW, map as map_prot};
+use vmspace::{Counters, Op};
 use vmspace_check::differ::{Differ, Step};
 
-const P: u64 = 4096;
-const R: u64 = 1;
-const RW: u64 = 3;
-const PRIVATE_ANON: u64 = 0x22;
-const FIXED: u64 = 0x10;
 const MAP_LOCKED: u64 = 0x2000;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const MCL_FUTURE: u64 = 2;
@@ -20,65 +18,19 @@ const MCL_FUTURE: u64 = 2;
 const A: u64 = 0x2000_0000;
 const B: u64 = 0x3000_0000;
 
-/// An engine whose status shows `VmLck` 4 kB too high once `lie_from` calls were made.
-struct LockLiar {
-    mm: Mm,
-    calls: u64,
-    lie_from: u64,
-    status_reads: u64,
-}
+/// `VmLck` 4 kB too high once `.0` calls were made.
+struct LockLie(u64);
 
-impl Backend for LockLiar {
-    fn name(&self) -> &'static str {
-        "lock liar"
-    }
-    fn apply(&mut self, op: &Op) -> Result<Outcome, BackendError> {
-        self.calls += 1;
-        Ok(self.mm.apply(op))
-    }
-    fn maps(&mut self) -> Result<String, BackendError> {
-        Ok(self.mm.maps_text())
-    }
-    fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
-        Ok(Some(self.mm.maps_window(ranges)))
-    }
-    fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
-        Ok(self.mm.page_states(start, npages))
-    }
-    fn counters(&mut self) -> Result<Counters, BackendError> {
-        Ok(self.mm.counters())
-    }
-    fn status_counters(&mut self) -> Result<Counters, BackendError> {
-        self.status_reads += 1;
-        let mut c = self.mm.counters();
-        if self.calls >= self.lie_from {
+impl Lie for LockLie {
+    fn status(&self, calls: u64, c: &mut Counters) {
+        if calls >= self.0 {
             c.vm_lck_kb += 4;
         }
-        Ok(c)
     }
-}
-
-fn engine() -> Mm {
-    let seed = vmspace_check::default_seed();
-    Mm::from_seed(
-        &seed,
-        Config {
-            mmap_base: seed.mmap_base,
-            ..Config::default()
-        },
-    )
-    .unwrap()
 }
 
 fn map(addr: u64, len: u64, extra: u64) -> Op {
-    Op::Mmap {
-        addr,
-        len,
-        prot: RW,
-        flags: PRIVATE_ANON | FIXED | extra,
-        fd: u64::MAX,
-        offset: 0,
-    }
+    map_prot(addr, len, RW, extra)
 }
 
 /// Run `setup` (which must agree), then `ops`, with a kernel that misreports `VmLck`
@@ -86,13 +38,8 @@ fn map(addr: u64, len: u64, extra: u64) -> Op {
 /// what it reported.
 fn found_at(setup: &[Op], ops: &[Op]) -> Option<(usize, String)> {
     let seed = vmspace_check::default_seed();
-    let mut e = engine();
-    let mut k = LockLiar {
-        mm: engine(),
-        calls: 0,
-        lie_from: setup.len() as u64 + 1,
-        status_reads: 0,
-    };
+    let mut e = support::engine();
+    let mut k = Liar::new(LockLie(setup.len() as u64 + 1));
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     for (i, op) in setup.iter().enumerate() {
         match d.step(op) {
@@ -140,7 +87,7 @@ fn every_kind_of_call_that_can_change_locked_memory_is_checked_at_once() {
                 addr: A,
                 len: P,
                 prot: RW,
-                flags: PRIVATE_ANON | MAP_FIXED_NOREPLACE | MAP_LOCKED,
+                flags: support::PRIVATE_ANON | MAP_FIXED_NOREPLACE | MAP_LOCKED,
                 fd: u64::MAX,
                 offset: 0,
             },
@@ -219,13 +166,8 @@ fn a_difference_after_any_other_call_is_found_by_the_64th_call() {
 #[test]
 fn calls_that_cannot_change_locked_memory_do_not_read_the_status() {
     let seed = vmspace_check::default_seed();
-    let mut e = engine();
-    let mut k = LockLiar {
-        mm: engine(),
-        calls: 0,
-        lie_from: u64::MAX,
-        status_reads: 0,
-    };
+    let mut e = support::engine();
+    let mut k = Liar::new(LockLie(u64::MAX));
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     // Locked memory at A; every later call changes VMAs at B only.
     let setup = [

@@ -4,25 +4,18 @@
 //! place, and the differ must find the alteration — at once when a call names that
 //! place, by the end of the run when none does.
 
-use vmspace::{Backend, BackendError, Config, Counters, Mm, Op, Outcome, PageState};
+mod support;
+
+use support::{Liar, Lie, P, RW, engine};
+use vmspace::{Backend, BackendError, Counters, Op, Outcome, PageState};
 use vmspace_check::differ::{Differ, Step};
 
-const P: u64 = 4096;
-const RW: u64 = 3;
-const PRIVATE_ANON: u64 = 0x22;
-const FIXED: u64 = 0x10;
+/// Misreport the VMA starting at the address with its write bit flipped.
+struct FlipWrite(Option<u64>);
 
-/// An engine whose maps show the VMA starting at `lie` with its write bit flipped.
-struct Liar {
-    mm: Mm,
-    lie: Option<u64>,
-    full_reads: u64,
-    window_reads: u64,
-}
-
-impl Liar {
-    fn alter(&self, text: String) -> String {
-        let Some(at) = self.lie else { return text };
+impl Lie for FlipWrite {
+    fn maps(&self, text: String) -> String {
+        let Some(at) = self.0 else { return text };
         let prefix = format!("{at:x}-");
         text.lines()
             .map(|l| {
@@ -38,50 +31,8 @@ impl Liar {
     }
 }
 
-impl Backend for Liar {
-    fn name(&self) -> &'static str {
-        "liar"
-    }
-    fn apply(&mut self, op: &Op) -> Result<Outcome, BackendError> {
-        Ok(self.mm.apply(op))
-    }
-    fn maps(&mut self) -> Result<String, BackendError> {
-        self.full_reads += 1;
-        Ok(self.alter(self.mm.maps_text()))
-    }
-    fn maps_window(&mut self, ranges: &[(u64, u64)]) -> Result<Option<String>, BackendError> {
-        self.window_reads += 1;
-        Ok(Some(self.alter(self.mm.maps_window(ranges))))
-    }
-    fn pages(&mut self, start: u64, npages: u64) -> Result<Vec<PageState>, BackendError> {
-        Ok(self.mm.page_states(start, npages))
-    }
-    fn counters(&mut self) -> Result<Counters, BackendError> {
-        Ok(self.mm.counters())
-    }
-}
-
-fn engine() -> Mm {
-    let seed = vmspace_check::default_seed();
-    Mm::from_seed(
-        &seed,
-        Config {
-            mmap_base: seed.mmap_base,
-            ..Config::default()
-        },
-    )
-    .unwrap()
-}
-
 fn fixed(addr: u64, len: u64, prot: u64) -> Op {
-    Op::Mmap {
-        addr,
-        len,
-        prot,
-        flags: PRIVATE_ANON | FIXED,
-        fd: u64::MAX,
-        offset: 0,
-    }
+    support::map(addr, len, prot, 0)
 }
 
 const A: u64 = 0x2000_0000;
@@ -90,12 +41,7 @@ const B: u64 = 0x3000_0000;
 #[test]
 fn a_difference_where_the_call_acted_is_found_at_that_call() {
     let mut e = engine();
-    let mut k = Liar {
-        mm: engine(),
-        lie: Some(A),
-        full_reads: 0,
-        window_reads: 0,
-    };
+    let mut k = Liar::new(FlipWrite(Some(A)));
     let seed = vmspace_check::default_seed();
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     // The first call maps A: the window holds it, and it alone is read.
@@ -112,17 +58,12 @@ fn a_difference_elsewhere_is_found_by_the_end_of_the_run() {
     // Flip the lie on only after A was checked: a liar that misreports A from the
     // second call on, while every later call acts at B.
     let mut e = engine();
-    let mut k = Liar {
-        mm: engine(),
-        lie: None,
-        full_reads: 0,
-        window_reads: 0,
-    };
+    let mut k = Liar::new(FlipWrite(None));
     let seed = vmspace_check::default_seed();
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     assert!(matches!(d.step(&fixed(A, P, RW)), Ok(Step::Agree(_))));
     drop(d);
-    k.lie = Some(A);
+    k.lie = FlipWrite(Some(A));
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     // Three calls at B: no whole-text comparison is due yet, and no window holds A.
     for i in 0..3 {
@@ -147,12 +88,7 @@ fn the_whole_text_is_compared_at_least_every_32_calls() {
     let mut e = engine();
     let seed = vmspace_check::default_seed();
     let victim = seed.vmas[0].line.start;
-    let mut k = Liar {
-        mm: engine(),
-        lie: Some(victim),
-        full_reads: 0,
-        window_reads: 0,
-    };
+    let mut k = Liar::new(FlipWrite(Some(victim)));
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
     let mut at = None;
     for i in 0..100u64 {
@@ -185,7 +121,7 @@ fn the_whole_text_is_compared_at_least_every_32_calls() {
 
 /// A backend that answers no window (the default of `Backend::maps_window`): the
 /// differ reads its whole text instead, after every call that can change the VMAs.
-struct NoWindows(Liar);
+struct NoWindows(Liar<FlipWrite>);
 
 impl Backend for NoWindows {
     fn name(&self) -> &'static str {
@@ -208,12 +144,7 @@ impl Backend for NoWindows {
 #[test]
 fn a_backend_without_windows_is_compared_by_its_whole_text() {
     let mut e = engine();
-    let mut k = NoWindows(Liar {
-        mm: engine(),
-        lie: Some(A),
-        full_reads: 0,
-        window_reads: 0,
-    });
+    let mut k = NoWindows(Liar::new(FlipWrite(Some(A))));
     assert_eq!(k.maps_window(&[(0, 1 << 47)]).unwrap(), None);
     let seed = vmspace_check::default_seed();
     let mut d = Differ::seeded(&mut e, &mut k, &seed);
