@@ -1,22 +1,29 @@
 //! `vmspace`: Linux's process address space, modelled and checked against the kernel.
 #![forbid(unsafe_code)]
 
+#[cfg(live)]
+mod live;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
+#[cfg(live)]
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use vmspace::{Backend, Config, Mm, Seed};
-use vmspace_check::fuzz::{FuzzOptions, Spawner};
-use vmspace_check::generate::Weights;
-use vmspace_check::lockstep::Lockstep;
+#[cfg(live)]
+use live::{LiveSpawner, agent, cmd_diff, cmd_fuzz};
+use vmspace::{Config, Mm};
+#[cfg(live)]
+use vmspace_check::{fuzz::FuzzOptions, generate::Weights};
 use vmspace_cli::input::{load_script, parse_size};
-use vmspace_cli::term::{Progress, color_stdout, paint};
-use vmspace_linux::{AgentCommand, LiveBackend};
+use vmspace_cli::term::{color_stdout, paint};
+#[cfg(live)]
+use vmspace_linux::LiveBackend;
 use vmspace_script::{Action, Runner, StepReport};
 
 /// The longest `--timeout` and `--shrink-secs`: a year, in seconds.
+#[cfg(live)]
 const MAX_SECS: u64 = 365 * 24 * 3600;
 
 const EXIT_HELP: &str = "Exit status: 0 when everything agreed and every assertion held; 1 when an assertion \
@@ -28,10 +35,17 @@ and nothing disagreed. `fuzz` stopped by SIGINT or SIGTERM prints its summary an
 143 (1 if it had found a disagreement).";
 
 /// The exit status when one side does not model an operation.
+#[cfg(live)]
 const EXIT_UNSUPPORTED: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(name = "vmspace", version, about = "Linux's process address space (mmap, mremap, mprotect, ...) as a model, checked against the live kernel", after_help = EXIT_HELP)]
+#[cfg_attr(
+    not(live),
+    command(
+        before_help = "This vmspace was built without the live kernel backend (the feature `live`, on Linux x86-64): `diff`, `fuzz` and `bench` are not available."
+    )
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -64,6 +78,7 @@ enum Cmd {
     #[command(
         after_help = "Example:\n  vmspace diff examples/mremap-grow.vms\n\nBoth sides start from the live agent's layout on this machine (not `vmspace run`'s built-in one). Compares after every call: the result, the whole maps text (shmem inode numbers normalised), page presence and frame sharing over the touched ranges, and VmSize/VmLck/VmData."
     )]
+    #[cfg(live)]
     Diff {
         /// The script.
         file: PathBuf,
@@ -88,6 +103,7 @@ enum Cmd {
     #[command(
         after_help = "Example:\n  vmspace fuzz --seed 1 --ops 20000 --json\n\nThe same seed gives the same operations. On a disagreement the shortest sequence found that still disagrees is written as a script for `vmspace diff`, and its path is printed."
     )]
+    #[cfg(live)]
     Fuzz {
         /// Seed of the operation generator.
         #[arg(long, default_value_t = 1)]
@@ -177,7 +193,9 @@ enum Cmd {
     #[command(
         after_help = "Example:\n  vmspace bench --quick --json\n\nBoth sides run in this process, pinned to one CPU, in interleaved rounds; the kernel side makes raw system calls on memory this process owns. BENCHMARKS.md explains every row."
     )]
+    #[cfg(live)]
     Bench(vmspace_cli::bench::BenchArgs),
+    #[cfg(live)]
     /// Print the live agent's starting layout in the seed format (used to refresh the
     /// engine's built-in layout).
     #[command(hide = true)]
@@ -185,10 +203,13 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    if std::env::args_os().nth(1).is_some_and(|a| a == "__agent") {
-        vmspace_linux::agent_main();
+    #[cfg(live)]
+    {
+        if std::env::args_os().nth(1).is_some_and(|a| a == "__agent") {
+            vmspace_linux::agent_main();
+        }
+        vmspace_linux::die_on_sigpipe();
     }
-    vmspace_linux::die_on_sigpipe();
     // `print!` panics when standard output cannot be written (`> /dev/full`): that is
     // reported as an error with exit status 2, without the panic's message.
     let default_hook = std::panic::take_hook();
@@ -247,6 +268,7 @@ fn run_cli() -> ExitCode {
             memory_budget,
             max_input,
         } => cmd_run(&file, trace, json, memory_budget, max_input),
+        #[cfg(live)]
         Cmd::Diff {
             file,
             timeout,
@@ -294,15 +316,18 @@ fn run_cli() -> ExitCode {
             strict,
             max_input,
         ),
+        #[cfg(live)]
         Cmd::Bench(args) => agent().and_then(|cmd| {
             vmspace_cli::bench::run(&args, &mut LiveSpawner::new(cmd))?;
             Ok(ExitCode::SUCCESS)
         }),
+        #[cfg(live)]
         Cmd::Seed => (|| {
             let live = LiveBackend::spawn(&agent()?, Duration::from_secs(10))?;
             print!("{}", vmspace_check::seedfile::to_text(live.seed()));
             Ok(ExitCode::SUCCESS)
         })(),
+        #[cfg(live)]
         Cmd::Fuzz {
             seed,
             ops,
@@ -484,289 +509,4 @@ fn print_changes(before: &str, after: &str, color: bool) {
             println!("{}", paint(color, "32", &format!("    + {x}")));
         }
     }
-}
-
-fn agent() -> Result<AgentCommand> {
-    AgentCommand::current_exe("__agent")
-        .context("cannot find the vmspace executable to start the live agent")
-}
-
-/// The machine's RAM plus swap, in bytes.
-fn machine_memory() -> u64 {
-    let mi = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kb = |key: &str| {
-        mi.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (kb("MemTotal:") + kb("SwapTotal:")) * 1024
-}
-
-/// Print where and how the two sides disagreed; the exit status of a disagreement.
-fn print_divergence(color: bool, at: &str, d: &vmspace_check::differ::Divergence) -> ExitCode {
-    println!("{}", paint(color, "31", at));
-    print!("{d}");
-    ExitCode::from(1)
-}
-
-/// After the agent failed: the line that changed its own memory, if one did.
-fn damage_note(damaged: Option<&(usize, String)>) {
-    if let Some((line, what)) = damaged {
-        eprintln!(
-            "note: line {line} changed the agent's own memory ({what}), which is the likely cause"
-        );
-    }
-}
-
-/// `cap`: `None` for the default (see `--as-cap`), `Some(None)` for no cap.
-fn cmd_diff(
-    file: &std::path::Path,
-    timeout: Duration,
-    json: bool,
-    cap: Option<Option<u64>>,
-    max_input: u64,
-) -> Result<ExitCode> {
-    let script = load_script(file, max_input)?;
-    let mut live = LiveBackend::spawn(&agent()?, timeout).context("cannot start the live agent")?;
-    // One CPU for both sides: a request then needs no cross-CPU wake-up.
-    let _ = live.pin_to_current_cpu();
-    let seed = live.seed().clone();
-    let rlimits = live.rlimits();
-    let mut engine = Mm::from_seed(&seed, vmspace_linux::engine_config(&seed, rlimits))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cap = cap.unwrap_or_else(|| Some(engine.counters().vm_size_kb * 1024 + machine_memory()));
-    let color = color_stdout() && !json;
-    let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
-    if let Some(cap) = cap.filter(|&c| c < rlimits.address_space.cur) {
-        let op = vmspace::Op::Setrlimit {
-            resource: 9,
-            cur: cap,
-            max: rlimits.address_space.max,
-        };
-        match lock.setup(&op) {
-            Ok(vmspace::Outcome::Value(0)) => {}
-            Ok(o) => bail!("setting the agent's RLIMIT_AS to {cap:#x} returned {o}"),
-            Err(e) => bail!("setting the agent's RLIMIT_AS to {cap:#x}: {e}"),
-        }
-    }
-    let mut runner = Runner::with_env(script, vmspace_check::layout_env(&seed));
-    let mut failed = 0;
-    // The first line that changed the agent's own memory, and which mapping.
-    let mut damaged: Option<(usize, String)> = None;
-    loop {
-        let line = runner.next_stmt().map(|s| s.line);
-        let step = runner.step(&mut lock);
-        if let (Some(line), Some(what)) = (line, lock.own_touch()) {
-            eprintln!(
-                "{}:{line}: warning: this call changes the agent's own memory ({what}); the \
-                 agent may fail on a later line",
-                file.display()
-            );
-            damaged.get_or_insert((line, what.to_string()));
-        }
-        match step {
-            Ok(None) => break,
-            Ok(Some(r)) => {
-                if r.check.is_err() {
-                    failed += 1;
-                }
-                if json {
-                    println!("{}", json_line(&r));
-                } else {
-                    println!("{}", report_line(&r, color));
-                }
-            }
-            Err(e) => {
-                if let Some(d) = &lock.divergence {
-                    let at = format!("line {}: {}", e.line, e.source.trim());
-                    return Ok(print_divergence(color, &at, d));
-                }
-                eprintln!("{e}");
-                return Ok(ExitCode::from(match e.kind {
-                    vmspace_script::RunErrorKind::Backend(_) => {
-                        damage_note(damaged.as_ref());
-                        2
-                    }
-                    vmspace_script::RunErrorKind::Unsupported(_) => EXIT_UNSUPPORTED,
-                    _ => 1,
-                }));
-            }
-        }
-    }
-    // The whole text and counters at the end, read from a live agent.
-    if let Err(e) = lock.finish() {
-        if let Some(d) = &lock.divergence {
-            let at = "at the end of the script (the whole maps and counters)";
-            return Ok(print_divergence(color, at, d));
-        }
-        eprintln!("{}: after the last line: {e}", file.display());
-        damage_note(damaged.as_ref());
-        return Ok(ExitCode::from(2));
-    }
-    if !json {
-        println!(
-            "{} operations: the engine and the kernel agree",
-            lock.agreed
-        );
-    }
-    if failed > 0 {
-        eprintln!("{failed} assertion(s) failed (the engine and the kernel agreed on them)");
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Starts agents for fuzz runs and the shrinker: each one while the previous is in use,
-/// on the CPUs this process had before the first agent pinned it to one, so that the
-/// start-up (two execs and the dynamic loader) overlaps the differ's work.
-struct LiveSpawner {
-    cmd: AgentCommand,
-    cpus: Option<vmspace_linux::CpuAffinity>,
-    next: Option<vmspace_linux::Prefetched>,
-}
-
-impl LiveSpawner {
-    fn new(cmd: AgentCommand) -> Self {
-        Self {
-            cmd,
-            cpus: vmspace_linux::CpuAffinity::of_current_thread().ok(),
-            next: None,
-        }
-    }
-}
-
-const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl Spawner for LiveSpawner {
-    fn spawn(&mut self) -> Result<(Box<dyn Backend>, Seed, Config), String> {
-        let live = match self.next.take() {
-            Some(p) => p.take(),
-            None => LiveBackend::spawn(&self.cmd, AGENT_TIMEOUT),
-        }
-        .map_err(|e| format!("cannot start the live agent: {e}"))?;
-        let _ = live.pin_to_current_cpu();
-        if let Some(cpus) = &self.cpus {
-            self.next = Some(LiveBackend::spawn_in_background(
-                &self.cmd,
-                AGENT_TIMEOUT,
-                cpus,
-            ));
-        }
-        let seed = live.seed().clone();
-        let cfg = vmspace_linux::engine_config(&seed, live.rlimits());
-        Ok((Box::new(live), seed, cfg))
-    }
-}
-
-impl Drop for LiveSpawner {
-    fn drop(&mut self) {
-        // The agent started for a run that did not come is killed and reaped here.
-        if let Some(p) = self.next.take() {
-            drop(p.take());
-        }
-    }
-}
-
-fn cmd_fuzz(opts: &FuzzOptions, json: bool, jobs: usize) -> Result<ExitCode> {
-    vmspace_linux::catch_stop_signals().context("cannot catch SIGINT and SIGTERM")?;
-    let cmd = agent()?;
-    // One thread per CPU, each pinned to its own with its agent (a request then needs
-    // no cross-CPU wake-up); a single CPU, or --jobs 1, runs as one thread.
-    let cpus = vmspace_linux::CpuAffinity::of_current_thread()
-        .map(|a| a.cpus())
-        .unwrap_or_default();
-    let jobs = match jobs {
-        0 => cpus.len().clamp(1, 64),
-        n => n,
-    };
-    let factory = |k: usize| -> Result<Box<dyn Spawner>, String> {
-        let spawner = LiveSpawner::new(cmd.clone());
-        if jobs > 1
-            && let Some(&cpu) = cpus.get(k % cpus.len().max(1))
-        {
-            vmspace_linux::CpuAffinity::pin_current_thread_to(cpu)
-                .map_err(|e| format!("cannot pin fuzz thread {k} to CPU {cpu}: {e}"))?;
-        }
-        Ok(Box::new(spawner))
-    };
-    let mut bar = Progress::new(opts.ops);
-    let report = vmspace_check::fuzz::fuzz_parallel(
-        &factory,
-        opts,
-        jobs,
-        |n| bar.update(n, ""),
-        &vmspace_linux::stop_requested,
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
-    bar.finish();
-    if let Some(sig) = report.interrupted {
-        eprintln!(
-            "stopped by {}",
-            if sig == 15 { "SIGTERM" } else { "SIGINT" }
-        );
-    }
-    if let Some(d) = &report.divergence {
-        eprint!("{d}");
-    }
-    if let Some(p) = &report.repro {
-        eprintln!(
-            "reproducer ({} operations, checked to disagree again on a fresh agent): {}",
-            report.repro_ops,
-            p.display()
-        );
-    }
-    if let Some(u) = &report.first_unsupported {
-        eprintln!(
-            "{} operation(s) not modelled, each ending its run; the first: {u}",
-            report.unsupported
-        );
-    }
-    if let Some(d) = &report.first_flake {
-        eprintln!(
-            "{} disagreement(s) did not happen again on a fresh agent (flakes, not findings; no \
-             reproducer kept); the first:",
-            report.flakes
-        );
-        eprint!("{d}");
-    }
-    if json {
-        let v = serde_json::json!({
-            "seed": report.seed,
-            "ops": report.ops,
-            "disagreements": report.disagreements,
-            "unsupported": report.unsupported,
-            "flakes": report.flakes,
-            "interrupted": report.interrupted.is_some(),
-            "ops_per_sec": (report.ops_per_sec * 10.0).round() / 10.0,
-            "repro": report.repro.as_ref().map(|p| p.display().to_string()),
-        });
-        println!("{v}");
-    } else {
-        let mut extra = String::new();
-        if report.unsupported > 0 {
-            extra += &format!(", {} not modelled", report.unsupported);
-        }
-        if report.flakes > 0 {
-            extra += &format!(", {} flakes", report.flakes);
-        }
-        println!(
-            "seed {}: {} operations, {} disagreements{extra}, {:.0} ops/s",
-            report.seed, report.ops, report.disagreements, report.ops_per_sec
-        );
-    }
-    if report.disagreements > 0 {
-        return Ok(ExitCode::from(1));
-    }
-    if let Some(sig) = report.interrupted {
-        return Ok(ExitCode::from(128 + sig as u8));
-    }
-    if report.ops == 0 {
-        bail!("no operations were run");
-    }
-    if report.unsupported > 0 {
-        return Ok(ExitCode::from(EXIT_UNSUPPORTED));
-    }
-    Ok(ExitCode::SUCCESS)
 }
