@@ -50,9 +50,6 @@ errnos! {
 }
 
 impl Errno {
-    /// Not an errno: marks a call the model refuses to model (internal use).
-    pub(crate) const UNSUPPORTED: Self = Self(0);
-
     /// The errno with this raw value, if it is in `1..=4095`.
     pub const fn from_raw(raw: i64) -> Option<Self> {
         if raw >= 1 && raw <= 4095 {

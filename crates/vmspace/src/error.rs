@@ -2,28 +2,61 @@
 
 use crate::Errno;
 
-/// The errno a modelled system call returns, plus the kernel check that produced it.
+/// Why a system call of the engine failed: with the errno Linux returns, or because it
+/// meets a case the model does not cover (then no errno is made up).
 ///
-/// Differs compare `errno` only; `reason` is there to explain a result ("mremap:
+/// Differs compare the errno only; the reason is there to explain a result ("mremap:
 /// new_len is zero").
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct SysError {
-    /// What user space sees.
-    pub errno: Errno,
-    /// The kernel check that failed, named after the kernel function where useful.
-    pub reason: &'static str,
+pub enum SysError {
+    /// The call fails as Linux's does.
+    Errno {
+        /// What user space sees.
+        errno: Errno,
+        /// The kernel check that failed, named after the kernel function where useful.
+        reason: &'static str,
+    },
+    /// The call meets a case the model does not cover (hugetlbfs, MADV_COLLAPSE, guard
+    /// regions, ...): what Linux would do is unknown here.
+    NotModelled {
+        /// What is not modelled.
+        reason: &'static str,
+    },
 }
 
 impl SysError {
-    /// A new error.
+    /// A failure with `errno`.
     pub const fn new(errno: Errno, reason: &'static str) -> Self {
-        Self { errno, reason }
+        Self::Errno { errno, reason }
+    }
+
+    /// A case the model does not cover.
+    pub const fn not_modelled(reason: &'static str) -> Self {
+        Self::NotModelled { reason }
+    }
+
+    /// The errno user space sees, unless the case is not modelled.
+    pub const fn errno(&self) -> Option<Errno> {
+        match *self {
+            Self::Errno { errno, .. } => Some(errno),
+            Self::NotModelled { .. } => None,
+        }
+    }
+
+    /// The kernel check that failed, or what is not modelled.
+    pub const fn reason(&self) -> &'static str {
+        match *self {
+            Self::Errno { reason, .. } | Self::NotModelled { reason } => reason,
+        }
     }
 }
 
 impl core::fmt::Display for SysError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} ({})", self.errno, self.reason)
+        match self {
+            Self::Errno { errno, reason } => write!(f, "{errno} ({reason})"),
+            Self::NotModelled { reason } => write!(f, "not modelled ({reason})"),
+        }
     }
 }
 

@@ -229,7 +229,7 @@ impl Mm {
         }
         let nk = match self.vma_modify_flags(key, start, end, nf) {
             Ok(k) => k,
-            Err(e) if e.errno == crate::Errno::ENOMEM => {
+            Err(e) if e.errno() == Some(crate::Errno::ENOMEM) => {
                 bail!(
                     EAGAIN,
                     "madvise_update_vma: a split failed (ENOMEM becomes EAGAIN)"

@@ -89,12 +89,12 @@ impl Mm {
         match r {
             Ok(v) => Outcome::Value(v),
             // Any call may meet a case the model does not cover (see `unsupported`).
-            Err(e) if e.errno == crate::Errno::UNSUPPORTED => {
-                Outcome::Unsupported(String::from(e.reason))
+            Err(crate::SysError::NotModelled { reason }) => {
+                Outcome::Unsupported(String::from(reason))
             }
-            Err(e) => {
-                self.last_reason = e.reason;
-                Outcome::Error(e.errno)
+            Err(crate::SysError::Errno { errno, reason }) => {
+                self.last_reason = reason;
+                Outcome::Error(errno)
             }
         }
     }
@@ -113,10 +113,7 @@ impl Mm {
 
 /// An error value that [`Mm::apply`] turns into [`Outcome::Unsupported`].
 pub(crate) const fn unsupported(reason: &'static str) -> crate::SysError {
-    crate::SysError {
-        errno: crate::Errno::UNSUPPORTED,
-        reason,
-    }
+    crate::SysError::not_modelled(reason)
 }
 
 impl Backend for Mm {

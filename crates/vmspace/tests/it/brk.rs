@@ -150,7 +150,8 @@ fn set_brk_base_starts_an_empty_heap_there() {
         "below start_brk: refused, the old break is returned"
     );
     assert_eq!(
-        t.mm.set_brk_base(B + 0x10_0000).map_err(|e| e.errno),
+        t.mm.set_brk_base(B + 0x10_0000)
+            .map_err(|e| e.errno().expect("an errno")),
         Err(Errno::EBUSY),
         "the heap has grown"
     );
@@ -175,7 +176,8 @@ fn set_brk_base_checks_the_address() {
     let task_size = t.mm.config().task_size;
     for bad in [B + 5, B + P / 2, task_size, !(P - 1)] {
         assert_eq!(
-            t.mm.set_brk_base(bad).map_err(|e| e.errno),
+            t.mm.set_brk_base(bad)
+                .map_err(|e| e.errno().expect("an errno")),
             Err(Errno::EINVAL),
             "{bad:#x}"
         );
@@ -189,7 +191,11 @@ fn set_brk_base_refused_over_a_seeded_heap() {
     // A seeded process whose break is above its start has a heap already.
     let (mut t, cur) = with_heap();
     t.ok(Op::Brk { addr: cur + 2 * P });
-    assert_eq!(t.mm.set_brk_base(B).map_err(|e| e.errno), Err(Errno::EBUSY));
+    assert_eq!(
+        t.mm.set_brk_base(B)
+            .map_err(|e| e.errno().expect("an errno")),
+        Err(Errno::EBUSY)
+    );
     assert!(heap_line(&t).is_some());
 }
 

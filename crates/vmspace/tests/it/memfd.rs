@@ -247,3 +247,27 @@ fn pwrite_extends_and_private_reads_share_the_cache_page() {
     );
     assert_eq!(t.pages(s + 10 * P, 1), "0");
 }
+
+#[test]
+fn a_case_the_model_does_not_cover_has_no_errno() {
+    // MFD_HUGETLB (4) with the default huge page size: hugetlbfs is not modelled. The
+    // public call says so, with no errno made up; `apply` reports it as unsupported.
+    let mut t = T::new();
+    let e = t.mm.memfd_create(b"x", 4).unwrap_err();
+    assert!(matches!(e, vmspace::SysError::NotModelled { .. }), "{e:?}");
+    assert_eq!(e.errno(), None);
+    assert!(e.reason().contains("MFD_HUGETLB"), "{}", e.reason());
+    assert!(e.to_string().starts_with("not modelled ("), "{e}");
+    assert!(matches!(
+        t.mm.apply(&Op::MemfdCreate {
+            name: b"x".to_vec(),
+            flags: 4
+        }),
+        vmspace::Outcome::Unsupported(_)
+    ));
+    // An errno case keeps its errno and reason: a huge page size without MFD_HUGETLB is
+    // EINVAL (memfd_create on Linux 6.18, checked natively: -1 EINVAL).
+    let e = t.mm.memfd_create(b"x", 0x8000_0000).unwrap_err();
+    assert_eq!(e.errno(), Some(vmspace::Errno::EINVAL));
+    assert!(!e.reason().is_empty());
+}
