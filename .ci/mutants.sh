@@ -8,6 +8,7 @@
 #                               one whose mutants were all checked); .ci/run runs this
 #   .ci/mutants.sh shard K/N    shard K of N (1-based) of the full run over the engine's
 #                               files, e.g. as one job of a CI matrix
+#   .ci/mutants.sh file PATH... every mutant of these engine files (a per-file census)
 #
 # Two stages, because the suite has two speeds: every mutant first faces the engine's
 # own tests (`cargo test -p vmspace`, seconds each); the few they miss then face the
@@ -21,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -70,6 +71,20 @@ shard)
     mkdir -p "$out"
     # cargo-mutants numbers shards from 0.
     SELECT=(--shard "$((k - 1))/$n" --sharding round-robin)
+    ;;
+file)
+    shift
+    (($# > 0)) || usage
+    for f in "$@"; do
+        [ -f "$f" ] || { echo "mutants: no such file: $f" >&2; exit 2; }
+    done
+    FILE_ARGS=()
+    for f in "$@"; do FILE_ARGS+=(-f "$f"); done
+    run=file-$(basename "$1" .rs)$( (($# > 1)) && echo "-and-$(($# - 1))-more")
+    out=target/mutants/$run
+    rm -rf "$out"
+    mkdir -p "$out"
+    SELECT=()
     ;;
 *)
     usage

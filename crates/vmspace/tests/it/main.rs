@@ -7,6 +7,7 @@ mod harness;
 
 mod abi;
 mod access;
+mod backend;
 mod brk;
 mod madvise;
 mod maps_format;
