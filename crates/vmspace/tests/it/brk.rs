@@ -4,6 +4,12 @@ use crate::harness::*;
 use vmspace::{Config, Errno, MapsLine, Mm, Op, Seed, SeedVma};
 
 fn with_heap() -> (T, u64) {
+    with_heap_and_data(0)
+}
+
+/// A program whose data segment (`end_data - start_data`) is `data_segment` bytes, its
+/// break at its start, nothing mapped above.
+fn with_heap_and_data(data_segment: u64) -> (T, u64) {
     let line = MapsLine::parse("555555557000-555555559000 rw-p 00002000 fe:00 1234 /usr/bin/demo")
         .unwrap();
     let seed = Seed {
@@ -16,7 +22,7 @@ fn with_heap() -> (T, u64) {
         start_brk: 0x5555_5555_9000,
         brk: 0x5555_5555_9000,
         start_stack: 0,
-        data_segment: 0,
+        data_segment,
         open_fds: vec![0, 1, 2],
         locked_pages: 0,
     };
@@ -213,4 +219,33 @@ fn a_break_set_by_set_brk_base_keeps_one_free_page() {
             .unwrap()
             .starts_with(&format!("{:x}-{:x} ", B, B + P))
     );
+}
+
+#[test]
+fn rlimit_data_counts_the_break_to_the_byte_plus_the_data_segment() {
+    // check_data_rlimit (include/linux/mm.h): brk fails when (brk - start_brk) +
+    // (end_data - start_data) > RLIMIT_DATA, the break counted to the byte. A live
+    // process cannot show this boundary alone (its data_vm, which may_expand_vm also
+    // holds against RLIMIT_DATA, counts every private writable page, so that check
+    // binds first); here the data segment (8 pages) is larger than the seed's
+    // writable memory (2 pages), so check_data_rlimit binds.
+    let (mut t, cur) = with_heap_and_data(8 * P);
+    t.ok(Op::Setrlimit {
+        resource: 2,
+        cur: 12 * P,
+        max: u64::MAX,
+    });
+    assert_eq!(
+        t.ok(Op::Brk {
+            addr: cur + 4 * P + 1
+        }),
+        cur,
+        "one byte over"
+    );
+    assert_eq!(
+        t.ok(Op::Brk { addr: cur + 4 * P }),
+        cur + 4 * P,
+        "exactly at"
+    );
+    assert_eq!(t.ok(Op::Brk { addr: cur + 2 * P }), cur + 2 * P, "below");
 }
