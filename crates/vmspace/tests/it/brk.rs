@@ -249,3 +249,56 @@ fn rlimit_data_counts_the_break_to_the_byte_plus_the_data_segment() {
     );
     assert_eq!(t.ok(Op::Brk { addr: cur + 2 * P }), cur + 2 * P, "below");
 }
+
+#[test]
+fn the_heap_starts_a_vma_of_its_own_after_an_anonymous_bss() {
+    // A static program's layout under ADDR_NO_RANDOMIZE on Linux 6.18 (gcc -static,
+    // `setarch -R`): its bss beyond the file is an anonymous rw-p VMA ending exactly at
+    // start_brk, and the heap the first brk makes is a VMA of its own beside it, never
+    // an extension of it (vma_prev_limit(start_brk) finds no VMA ending at start_brk):
+    //   004a8000-004ad000 rw-p 00000000 00:00 0
+    //   004ad000-004d2000 rw-p 00000000 00:00 0    [heap]
+    let lines = [
+        "00400000-00401000 r--p 00000000 fe:00 10010883 /tmp/bss",
+        "00401000-00479000 r-xp 00001000 fe:00 10010883 /tmp/bss",
+        "004a5000-004a8000 rw-p 000a4000 fe:00 10010883 /tmp/bss",
+        "004a8000-004ad000 rw-p 00000000 00:00 0",
+    ];
+    let seed = Seed {
+        vmas: lines
+            .iter()
+            .map(|l| SeedVma {
+                line: MapsLine::parse(l).unwrap(),
+                vm_flags: None,
+                faulted: true,
+            })
+            .collect(),
+        mmap_base: Config::default().mmap_base,
+        start_brk: 0x4ad000,
+        brk: 0x4ad000,
+        start_stack: 0,
+        data_segment: 0,
+        open_fds: vec![0, 1, 2],
+        locked_pages: 0,
+    };
+    let mut t = T {
+        mm: Mm::from_seed(&seed, Config::default()).unwrap(),
+    };
+    assert_eq!(t.ok(Op::Brk { addr: 0x4d2000 }), 0x4d2000);
+    let maps = t.mm.maps_text();
+    assert!(
+        maps.contains("004a8000-004ad000 rw-p 00000000 00:00 0 ")
+            || maps.contains("004a8000-004ad000 rw-p 00000000 00:00 0\n"),
+        "{maps}"
+    );
+    assert!(maps.contains("004ad000-004d2000 rw-p"), "{maps}");
+    // Growing again extends the heap VMA (it now reaches above start_brk).
+    assert_eq!(t.ok(Op::Brk { addr: 0x4d4000 }), 0x4d4000);
+    let maps = t.mm.maps_text();
+    assert!(maps.contains("004ad000-004d4000 rw-p"), "{maps}");
+    assert_eq!(
+        maps.lines().filter(|l| l.ends_with("[heap]")).count(),
+        1,
+        "{maps}"
+    );
+}
