@@ -10,6 +10,17 @@ fn with_heap() -> (T, u64) {
 /// A program whose data segment (`end_data - start_data`) is `data_segment` bytes, its
 /// break at its start, nothing mapped above.
 fn with_heap_and_data(data_segment: u64) -> (T, u64) {
+    let (seed, cur) = heap_seed(data_segment);
+    (
+        T {
+            mm: Mm::from_seed(&seed, Config::default()).unwrap(),
+        },
+        cur,
+    )
+}
+
+/// The seed of [`with_heap_and_data`] and its break.
+fn heap_seed(data_segment: u64) -> (Seed, u64) {
     let line = MapsLine::parse("555555557000-555555559000 rw-p 00002000 fe:00 1234 /usr/bin/demo")
         .unwrap();
     let seed = Seed {
@@ -26,8 +37,7 @@ fn with_heap_and_data(data_segment: u64) -> (T, u64) {
         open_fds: vec![0, 1, 2],
         locked_pages: 0,
     };
-    let mm = Mm::from_seed(&seed, Config::default()).unwrap();
-    (T { mm }, 0x5555_5555_9000)
+    (seed, 0x5555_5555_9000)
 }
 
 #[test]
@@ -301,4 +311,56 @@ fn the_heap_starts_a_vma_of_its_own_after_an_anonymous_bss() {
         1,
         "{maps}"
     );
+}
+
+#[test]
+fn the_heap_may_become_read_only_or_executable_and_is_locked_under_mcl_future() {
+    // On Linux 6.18 (a C probe: brk, then mprotect of a heap page): PROT_READ,
+    // PROT_READ|PROT_WRITE|PROT_EXEC and PROT_READ|PROT_WRITE all give 0 (the heap has
+    // VM_MAYREAD, VM_MAYWRITE and VM_MAYEXEC); after mlockall(MCL_FUTURE) a brk growth
+    // of 2 pages raises VmLck by 8 kB.
+    let (mut t, cur) = with_heap();
+    assert_eq!(t.ok(Op::Brk { addr: cur + 4 * P }), cur + 4 * P);
+    for prot in [1, 7, 3] {
+        assert_eq!(
+            t.mm.apply(&Op::Mprotect {
+                addr: cur,
+                len: P,
+                prot
+            }),
+            vmspace::Outcome::Value(0),
+            "mprotect(heap, {prot})"
+        );
+    }
+    let before = t.mm.counters().vm_lck_kb;
+    t.ok(Op::Mlockall { flags: 2 });
+    assert_eq!(t.ok(Op::Brk { addr: cur + 6 * P }), cur + 6 * P);
+    assert_eq!(t.mm.counters().vm_lck_kb - before, 8);
+}
+
+#[test]
+fn brk_obeys_max_map_count_even_to_extend_the_heap() {
+    // do_brk_flags refuses when map_count > vm.max_map_count, before trying to extend
+    // the heap: on Linux 6.18 (a C probe setting vm.max_map_count around its own
+    // map_count of 23), growing an existing heap by a page is refused with
+    // max_map_count 22 and made with 23.
+    let grow = |max: u64| {
+        let (seed, cur) = heap_seed(0);
+        let mut t = T {
+            mm: Mm::from_seed(
+                &seed,
+                Config {
+                    max_map_count: max,
+                    ..Config::default()
+                },
+            )
+            .unwrap(),
+        };
+        t.ok(Op::Brk { addr: cur + P })
+            .eq(&(cur + P))
+            .then(|| t.ok(Op::Brk { addr: cur + 2 * P }) == cur + 2 * P)
+    };
+    // The seed has 1 VMA; the first growth makes the heap (2 VMAs).
+    assert_eq!(grow(2), Some(true), "map_count 2 = max: grows");
+    assert_eq!(grow(1), Some(false), "map_count 2 > max 1: refused");
 }
