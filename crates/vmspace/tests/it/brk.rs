@@ -262,7 +262,7 @@ fn rlimit_data_counts_the_break_to_the_byte_plus_the_data_segment() {
 
 #[test]
 fn the_heap_starts_a_vma_of_its_own_after_an_anonymous_bss() {
-    // A static program's layout under ADDR_NO_RANDOMIZE on Linux 6.18 (gcc -static,
+    // A static program's layout under ADDR_NO_RANDOMIZE on Linux 6.18 (docs/probes/brk-static-bss.c,
     // `setarch -R`): its bss beyond the file is an anonymous rw-p VMA ending exactly at
     // start_brk, and the heap the first brk makes is a VMA of its own beside it, never
     // an extension of it (vma_prev_limit(start_brk) finds no VMA ending at start_brk):
@@ -315,7 +315,7 @@ fn the_heap_starts_a_vma_of_its_own_after_an_anonymous_bss() {
 
 #[test]
 fn the_heap_may_become_read_only_or_executable_and_is_locked_under_mcl_future() {
-    // On Linux 6.18 (a C probe: brk, then mprotect of a heap page): PROT_READ,
+    // On Linux 6.18 (docs/probes/brk-heap-flags.c): PROT_READ,
     // PROT_READ|PROT_WRITE|PROT_EXEC and PROT_READ|PROT_WRITE all give 0 (the heap has
     // VM_MAYREAD, VM_MAYWRITE and VM_MAYEXEC); after mlockall(MCL_FUTURE) a brk growth
     // of 2 pages raises VmLck by 8 kB.
@@ -341,7 +341,7 @@ fn the_heap_may_become_read_only_or_executable_and_is_locked_under_mcl_future() 
 #[test]
 fn brk_obeys_max_map_count_even_to_extend_the_heap() {
     // do_brk_flags refuses when map_count > vm.max_map_count, before trying to extend
-    // the heap: on Linux 6.18 (a C probe setting vm.max_map_count around its own
+    // the heap: on Linux 6.18 (docs/probes/brk-max-map-count.c, setting vm.max_map_count around its own
     // map_count of 23), growing an existing heap by a page is refused with
     // max_map_count 22 and made with 23.
     let grow = |max: u64| {

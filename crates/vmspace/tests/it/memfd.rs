@@ -266,7 +266,7 @@ fn a_case_the_model_does_not_cover_has_no_errno() {
         vmspace::Outcome::Unsupported(_)
     ));
     // An errno case keeps its errno and reason: a huge page size without MFD_HUGETLB is
-    // EINVAL (memfd_create on Linux 6.18, checked natively: -1 EINVAL).
+    // EINVAL (docs/probes/memfd-huge-size-flags.c on Linux 6.18).
     let e = t.mm.memfd_create(b"x", 0x8000_0000).unwrap_err();
     assert_eq!(e.errno(), Some(vmspace::Errno::EINVAL));
     assert!(!e.reason().is_empty());
