@@ -17,4 +17,8 @@ int main(){
   long l0=vmlck(); mlockall(MCL_FUTURE); unsigned long c=syscall(SYS_brk,0);
   syscall(SYS_brk,c+2*4096); long l1=vmlck();
   printf("VmLck before %ld kB, after brk +2 pages under MCL_FUTURE %ld kB\n",l0,l1);
+  c=syscall(SYS_brk,0); syscall(SYS_brk,c+3*4096); long l2=vmlck();
+  printf("after 3 pages more (the locked heap VMA extended) %ld kB\n",l2);
+  char l[512]; FILE*f=fopen("/proc/self/maps","r"); int heaps=0; while(fgets(l,sizeof l,f)) if(strstr(l,"[heap]")) {heaps++; fputs(l,stdout);} fclose(f);
+  printf("%d [heap] lines\n",heaps);
   return 0;}

@@ -318,7 +318,7 @@ fn the_heap_may_become_read_only_or_executable_and_is_locked_under_mcl_future() 
     // On Linux 6.18 (docs/probes/brk-heap-flags.c): PROT_READ,
     // PROT_READ|PROT_WRITE|PROT_EXEC and PROT_READ|PROT_WRITE all give 0 (the heap has
     // VM_MAYREAD, VM_MAYWRITE and VM_MAYEXEC); after mlockall(MCL_FUTURE) a brk growth
-    // of 2 pages raises VmLck by 8 kB.
+    // of 2 pages raises VmLck by 8 kB, 3 pages more by 12 kB.
     let (mut t, cur) = with_heap();
     assert_eq!(t.ok(Op::Brk { addr: cur + 4 * P }), cur + 4 * P);
     for prot in [1, 7, 3] {
@@ -336,6 +336,23 @@ fn the_heap_may_become_read_only_or_executable_and_is_locked_under_mcl_future() 
     t.ok(Op::Mlockall { flags: 2 });
     assert_eq!(t.ok(Op::Brk { addr: cur + 6 * P }), cur + 6 * P);
     assert_eq!(t.mm.counters().vm_lck_kb - before, 8);
+    // 3 pages more extend the locked part (20 kB in all), which stays a VMA of its own
+    // beside the unlocked one: two [heap] lines, the second 5 pages.
+    assert_eq!(t.ok(Op::Brk { addr: cur + 9 * P }), cur + 9 * P);
+    assert_eq!(t.mm.counters().vm_lck_kb - before, 20);
+    let heap: Vec<String> =
+        t.mm.maps_text()
+            .lines()
+            .filter(|l| l.ends_with("[heap]"))
+            .map(|l| l[..l.find(' ').unwrap()].to_string())
+            .collect();
+    assert_eq!(
+        heap,
+        [
+            format!("{:x}-{:x}", cur, cur + 4 * P),
+            format!("{:x}-{:x}", cur + 4 * P, cur + 9 * P)
+        ]
+    );
 }
 
 #[test]
