@@ -65,3 +65,20 @@ fn unmapping_across_vmas_and_holes() {
     assert_eq!(t.vmas(W, W + 8 * P), "[0,1)rw-p [7,8)rw-p");
     assert_eq!(t.pages(W, 8), "0......0");
 }
+
+#[test]
+fn a_range_may_end_exactly_at_the_top_of_user_space() {
+    // docs/probes/munmap-top.c on Linux 6.18 (with ASLR, nothing mapped at the top):
+    // munmap(TASK_SIZE - 4K, 4K) = 0, with one byte more EINVAL, at TASK_SIZE EINVAL.
+    let mut t = T::new();
+    let top = 0x7fff_ffff_f000u64;
+    assert_eq!(t.mm.munmap(top - P, P), Ok(0));
+    assert_eq!(
+        t.mm.munmap(top - P, P + 1).map_err(|e| e.errno()),
+        Err(Some(Errno::EINVAL))
+    );
+    assert_eq!(
+        t.mm.munmap(top, P).map_err(|e| e.errno()),
+        Err(Some(Errno::EINVAL))
+    );
+}
