@@ -412,3 +412,33 @@ fn page_tables_come_out_of_the_memory_budget() {
     t.store(b + 3 * P, b"ok");
     assert_eq!(t.peek(b + 3 * P), Ok(b'o'));
 }
+
+#[test]
+fn rlimit_stack_bounds_the_growth_of_a_grows_down_mapping() {
+    // docs/probes/stack-rlimit.c on Linux 6.18: a one-page MAP_GROWSDOWN mapping under
+    // RLIMIT_STACK 8 pages grows to 5 and to 8 pages; a touch that needs 9 is SIGSEGV.
+    let mut t = T::new();
+    let x = 0x3000_0010_0000u64;
+    t.ok(Op::Mmap {
+        addr: x,
+        len: P,
+        prot: PROT_RW,
+        flags: MAP_PRIVATE | MAP_ANON | MAP_FIXED | MAP_GROWSDOWN,
+        fd: u64::MAX,
+        offset: 0,
+    });
+    t.ok(Op::Setrlimit {
+        resource: 3,
+        cur: 8 * P,
+        max: u64::MAX,
+    });
+    let store = |t: &mut T, addr: u64| {
+        t.mm.apply(&Op::Store {
+            addr,
+            data: vec![1],
+        })
+    };
+    assert_eq!(store(&mut t, x - 4 * P), Outcome::Done);
+    assert_eq!(store(&mut t, x - 7 * P), Outcome::Done);
+    assert!(matches!(store(&mut t, x - 8 * P), Outcome::Fault(_)));
+}
