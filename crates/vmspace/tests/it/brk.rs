@@ -274,26 +274,7 @@ fn the_heap_starts_a_vma_of_its_own_after_an_anonymous_bss() {
         "004a5000-004a8000 rw-p 000a4000 fe:00 10010883 /tmp/bss",
         "004a8000-004ad000 rw-p 00000000 00:00 0",
     ];
-    let seed = Seed {
-        vmas: lines
-            .iter()
-            .map(|l| SeedVma {
-                line: MapsLine::parse(l).unwrap(),
-                vm_flags: None,
-                faulted: true,
-            })
-            .collect(),
-        mmap_base: Config::default().mmap_base,
-        start_brk: 0x4ad000,
-        brk: 0x4ad000,
-        start_stack: 0,
-        data_segment: 0,
-        open_fds: vec![0, 1, 2],
-        locked_pages: 0,
-    };
-    let mut t = T {
-        mm: Mm::from_seed(&seed, Config::default()).unwrap(),
-    };
+    let mut t = T::seeded(&lines, 0x4ad000);
     assert_eq!(t.ok(Op::Brk { addr: 0x4d2000 }), 0x4d2000);
     let maps = t.mm.maps_text();
     assert!(

@@ -77,6 +77,31 @@ impl T {
         })
     }
 
+    /// A process whose layout is these maps lines (each VMA faulted, flags derived
+    /// from the line), its break at `brk` (where the heap would start).
+    pub(crate) fn seeded(lines: &[&str], brk: u64) -> T {
+        let seed = vmspace::Seed {
+            vmas: lines
+                .iter()
+                .map(|l| vmspace::SeedVma {
+                    line: vmspace::MapsLine::parse(l).unwrap(),
+                    vm_flags: None,
+                    faulted: true,
+                })
+                .collect(),
+            mmap_base: vmspace::Config::default().mmap_base,
+            start_brk: brk,
+            brk,
+            start_stack: 0,
+            data_segment: 0,
+            open_fds: vec![0, 1, 2],
+            locked_pages: 0,
+        };
+        T {
+            mm: vmspace::Mm::from_seed(&seed, vmspace::Config::default()).unwrap(),
+        }
+    }
+
     /// Private anonymous mapping at a fixed address.
     pub(crate) fn anon_at(&mut self, addr: u64, len: u64, prot: u64) -> u64 {
         self.ok(Op::Mmap {

@@ -1,31 +1,12 @@
 //! madvise.
 
 use crate::harness::*;
-use vmspace::{Config, Errno, MapsLine, Mm, Op, Outcome, Seed, SeedVma};
+use vmspace::{Errno, Op, Outcome};
 
 const MADV_REMOVE: u64 = 9;
 
 fn seeded(lines: &[&str]) -> T {
-    let seed = Seed {
-        vmas: lines
-            .iter()
-            .map(|l| SeedVma {
-                line: MapsLine::parse(l).unwrap(),
-                vm_flags: None,
-                faulted: true,
-            })
-            .collect(),
-        mmap_base: Config::default().mmap_base,
-        start_brk: 0x5555_5555_9000,
-        brk: 0x5555_5555_9000,
-        start_stack: 0,
-        data_segment: 0,
-        open_fds: vec![0, 1, 2],
-        locked_pages: 0,
-    };
-    T {
-        mm: Mm::from_seed(&seed, Config::default()).unwrap(),
-    }
+    T::seeded(lines, 0x5555_5555_9000)
 }
 
 #[test]
