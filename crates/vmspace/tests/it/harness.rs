@@ -80,6 +80,11 @@ impl T {
     /// A process whose layout is these maps lines (each VMA faulted, flags derived
     /// from the line), its break at `brk` (where the heap would start).
     pub(crate) fn seeded(lines: &[&str], brk: u64) -> T {
+        Self::seeded_with(lines, brk, vmspace::Config::default())
+    }
+
+    /// [`T::seeded`] with a configuration of its own.
+    pub(crate) fn seeded_with(lines: &[&str], brk: u64, cfg: vmspace::Config) -> T {
         let seed = vmspace::Seed {
             vmas: lines
                 .iter()
@@ -98,7 +103,7 @@ impl T {
             locked_pages: 0,
         };
         T {
-            mm: vmspace::Mm::from_seed(&seed, vmspace::Config::default()).unwrap(),
+            mm: vmspace::Mm::from_seed(&seed, cfg).unwrap(),
         }
     }
 

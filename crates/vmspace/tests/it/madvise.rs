@@ -37,3 +37,33 @@ fn remove_on_a_seeded_private_file_mapping_is_eacces() {
     let a = t.anon_at(W, P, PROT_RW);
     assert_eq!(t.op(remove(a)), Outcome::Error(Errno::EINVAL));
 }
+
+#[test]
+fn a_split_refused_for_map_count_is_eagain_and_a_special_mapping_s_stays_einval() {
+    // docs/probes/madvise-split-errors.c on Linux 6.18: with map_count = max_map_count,
+    // MADV_DONTFORK on the middle page of a 3-page mapping (two splits) is EAGAIN
+    // (madvise_vma_behavior turns the split's ENOMEM into EAGAIN); on the first page
+    // of the 2-page [vdso] it is EINVAL (a special mapping refuses the split), and on
+    // all of it 0.
+    const DONTFORK: u64 = 10;
+    let vdso = 0x7fff_f7fc_8000u64;
+    let mut t = T::seeded_with(
+        &["7ffff7fc8000-7ffff7fca000 r-xp 00000000 00:00 0 [vdso]"],
+        0x5555_5555_9000,
+        vmspace::Config {
+            max_map_count: 2,
+            ..vmspace::Config::default()
+        },
+    );
+    let a = t.anon_at(W, 3 * P, PROT_RW);
+    let advise = |addr, len| Op::Madvise {
+        addr,
+        len,
+        advice: DONTFORK,
+    };
+    assert_eq!(t.err(advise(a + P, P)), Errno::EAGAIN);
+    // Below the limit (as in the probe), the special mapping's own refusal shows.
+    let mut t = seeded(&["7ffff7fc8000-7ffff7fca000 r-xp 00000000 00:00 0 [vdso]"]);
+    assert_eq!(t.err(advise(vdso, P)), Errno::EINVAL);
+    assert_eq!(t.op(advise(vdso, 2 * P)), Outcome::Value(0));
+}
