@@ -442,3 +442,34 @@ fn rlimit_stack_bounds_the_growth_of_a_grows_down_mapping() {
     assert_eq!(store(&mut t, x - 7 * P), Outcome::Done);
     assert!(matches!(store(&mut t, x - 8 * P), Outcome::Fault(_)));
 }
+
+#[test]
+fn raising_a_hard_limit_needs_cap_sys_resource() {
+    // docs/probes/rlimit-raise-hard.c on Linux 6.18, as root without CAP_SYS_RESOURCE
+    // (CapEff 000001fffeffffff): lowering RLIMIT_STACK's hard limit to 16 MiB is 0,
+    // raising it to 32 MiB EPERM, lowering it to 12 MiB 0. With the capability the
+    // raise is allowed (do_prlimit).
+    for cap in [false, true] {
+        let mut t = T {
+            mm: vmspace::Mm::new(vmspace::Config {
+                cap_sys_resource: cap,
+                ..vmspace::Config::default()
+            }),
+        };
+        let set = |t: &mut T, max: u64| {
+            t.mm.apply(&Op::Setrlimit {
+                resource: 3,
+                cur: 8 << 20,
+                max,
+            })
+        };
+        assert_eq!(set(&mut t, 16 << 20), Outcome::Value(0));
+        let raised = set(&mut t, 32 << 20);
+        if cap {
+            assert_eq!(raised, Outcome::Value(0));
+        } else {
+            assert_eq!(raised, Outcome::Error(Errno::EPERM));
+        }
+        assert_eq!(set(&mut t, 12 << 20), Outcome::Value(0));
+    }
+}
