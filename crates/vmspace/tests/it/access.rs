@@ -473,3 +473,19 @@ fn raising_a_hard_limit_needs_cap_sys_resource() {
         assert_eq!(set(&mut t, 12 << 20), Outcome::Value(0));
     }
 }
+
+#[test]
+fn after_dropping_root_only_the_same_uid_is_allowed() {
+    // docs/probes/setuid-drop.c on Linux 6.18, as root: setuid(1000) = 0, again 0,
+    // setuid(0) EPERM.
+    let mut t = T {
+        mm: vmspace::Mm::new(vmspace::Config {
+            privileged: true,
+            ..vmspace::Config::default()
+        }),
+    };
+    let setuid = |t: &mut T, uid: u64| t.mm.apply(&Op::Setuid { uid });
+    assert_eq!(setuid(&mut t, 1000), Outcome::Value(0));
+    assert_eq!(setuid(&mut t, 1000), Outcome::Value(0));
+    assert_eq!(setuid(&mut t, 0), Outcome::Error(Errno::EPERM));
+}
