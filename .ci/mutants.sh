@@ -107,7 +107,8 @@ stage() { # stage NAME EXTRA-ARGS... : run cargo-mutants; its exit status is not
     tail -1 "$out/$name.log"
 }
 
-count() { [ -f "$1" ] && grep -c . "$1" || echo 0; }
+# The lines of a file (0 if it is missing or empty; grep -c exits 1 on no match).
+count() { if [ -s "$1" ]; then grep -c . "$1"; else echo 0; fi; }
 
 echo "== mutants stage 1 ($run): the engine's own tests"
 stage stage1 "${SELECT[@]}" --timeout 120 --test-package vmspace
