@@ -20,19 +20,6 @@ pub(crate) fn agent() -> Result<AgentCommand> {
         .context("cannot find the vmspace executable to start the live agent")
 }
 
-/// The machine's RAM plus swap, in bytes.
-fn machine_memory() -> u64 {
-    let mi = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kb = |key: &str| {
-        mi.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (kb("MemTotal:") + kb("SwapTotal:")) * 1024
-}
-
 /// Print where and how the two sides disagreed; the exit status of a disagreement.
 fn print_divergence(color: bool, at: &str, d: &vmspace_check::differ::Divergence) -> ExitCode {
     println!("{}", paint(color, "31", at));
@@ -65,7 +52,13 @@ pub(crate) fn cmd_diff(
     let rlimits = live.rlimits();
     let mut engine = Mm::from_seed(&seed, vmspace_linux::engine_config(&seed, rlimits))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cap = cap.unwrap_or_else(|| Some(engine.counters().vm_size_kb * 1024 + machine_memory()));
+    // The default cap: the agent's own size plus the machine's RAM and swap (as
+    // engine_config read them).
+    let machine = {
+        let o = &engine.config().overcommit;
+        (o.total_ram_pages + o.total_swap_pages) * vmspace::addr::PAGE_SIZE
+    };
+    let cap = cap.unwrap_or_else(|| Some(engine.counters().vm_size_kb * 1024 + machine));
     let color = color_stdout() && !json;
     let mut lock = Lockstep::new(&mut engine, &mut live, &seed);
     if let Some(cap) = cap.filter(|&c| c < rlimits.address_space.cur) {

@@ -29,16 +29,10 @@ pub fn engine_config(seed: &Seed, rlimits: vmspace::Rlimits) -> Config {
         cfg.cap_sys_resource = has(24);
     }
     if let Ok(mi) = std::fs::read_to_string("/proc/meminfo") {
-        let kb = |key: &str| {
-            mi.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if let Some(t) = kb("MemTotal:") {
+        if let Some(t) = crate::procfs::status_kb(&mi, "MemTotal") {
             cfg.overcommit.total_ram_pages = t / 4;
         }
-        if let Some(s) = kb("SwapTotal:") {
+        if let Some(s) = crate::procfs::status_kb(&mi, "SwapTotal") {
             cfg.overcommit.total_swap_pages = s / 4;
         }
     }

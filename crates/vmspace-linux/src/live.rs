@@ -920,17 +920,6 @@ impl LiveBackend {
         Ok(Some(out))
     }
 
-    /// Raw pagemap entries of `npages` pages from `start`.
-    fn read_pagemap(
-        &mut self,
-        start: u64,
-        npages: u64,
-    ) -> Result<Vec<procfs::PagemapEntry>, LiveError> {
-        let mut out = Vec::with_capacity(npages.min(MAX_PAGES) as usize);
-        self.visit_pagemap(start, npages, |e| out.push(e))?;
-        Ok(out)
-    }
-
     /// Call `f` with the raw pagemap entry of each of `npages` pages from `start`, in
     /// order (entries the kernel does not return, above the top of user space, are
     /// empty). The file is read in chunks through one buffer kept between calls, so
@@ -1085,9 +1074,11 @@ impl LiveBackend {
                 false
             } else {
                 let n = (line.end - line.start) / PAGE_SIZE;
-                self.read_pagemap(line.start, n)?
-                    .iter()
-                    .any(|e| e.present() && !e.file_or_shared_anon() && e.exclusive())
+                let mut any = false;
+                self.visit_pagemap(line.start, n, |e| {
+                    any |= e.present() && !e.file_or_shared_anon() && e.exclusive();
+                })?;
+                any
             };
             vmas.push(SeedVma {
                 line,
